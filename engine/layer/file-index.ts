@@ -1,0 +1,151 @@
+import {createHash} from 'node:crypto';
+import type {Readable} from 'node:stream';
+import {baseName, joinPath, OPAQUE_MARKER, parentPath, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX, type LayerEntryType} from './entry.js';
+import {CorruptLayerError, UnsafeLayerError} from './errors.js';
+import {readLayerMembers, type ReadLimits} from './reader.js';
+
+/** What a layer puts at one path. `size` is the content size of regular files, 0 for everything else. */
+export interface FileRecord {
+  path: string;
+  type: LayerEntryType;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Symlink target (verbatim) or hardlink target (layer path). */
+  linkname?: string;
+  /** `sha256:` digest of a regular file's content. */
+  digest?: string;
+}
+
+/**
+ * The files of one layer, read from its tar without extracting. `files` holds one record per path in archive
+ * order (a duplicate path keeps its last record, as apply does); whiteouts and opaque markers are not files:
+ * `whiteouts` lists the paths a `.wh.` entry deletes and `opaques` the folders whose lower content an opaque
+ * marker hides ('' is the root). Plain data: safe to `JSON.stringify`, and `serializeIndex` makes it compact.
+ */
+export interface LayerIndex {
+  diffId: string;
+  /** Bytes of the uncompressed tar. */
+  tarSize: number;
+  files: FileRecord[];
+  whiteouts: string[];
+  opaques: string[];
+}
+
+/**
+ * Indexes a layer tar (plain or gzip) by streaming it once: headers are recorded and each regular file's
+ * content is hashed as it passes, never held. Throws what `applyLayer` would for escaping names or a bare
+ * whiteout, so an index always describes a layer that applies.
+ */
+export async function indexLayer(tar: Readable, options: {limits?: ReadLimits} = {}): Promise<LayerIndex> {
+  const files = new Map<string, FileRecord>();
+  const whiteouts: string[] = [];
+  const opaques: string[] = [];
+  const summary = await readLayerMembers(
+    tar,
+    (member, body) => {
+      if (member.path === '') return;
+      const name = baseName(member.path);
+      if (name.startsWith(WHITEOUT_PREFIX)) {
+        const folder = parentPath(member.path);
+        if (name === OPAQUE_MARKER) opaques.push(folder);
+        else if (name.startsWith(WHITEOUT_META_PREFIX)) return;
+        else {
+          const deleted = name.slice(WHITEOUT_PREFIX.length);
+          if (deleted === '' || deleted === '.' || deleted === '..') {
+            throw new UnsafeLayerError(`index layer: entry ${JSON.stringify(member.name)} is a whiteout without a name`, {
+              entry: member.name,
+            });
+          }
+          whiteouts.push(joinPath(folder, deleted));
+        }
+        return;
+      }
+      const record: FileRecord = {
+        path: member.path,
+        type: member.type,
+        size: member.size,
+        mode: member.mode,
+        uid: member.uid,
+        gid: member.gid,
+      };
+      if (member.linkname !== undefined) record.linkname = member.linkname;
+      files.delete(member.path);
+      files.set(member.path, record);
+      if (member.type !== 'file') return;
+      const hash = createHash('sha256');
+      return new Promise<void>((resolve, reject) => {
+        body.on('data', (chunk: Buffer) => hash.update(chunk));
+        body.on('error', reject);
+        body.on('end', () => {
+          record.digest = `sha256:${hash.digest('hex')}`;
+          resolve();
+        });
+      });
+    },
+    options.limits,
+  );
+  return {diffId: summary.diffId, tarSize: summary.tarBytes, files: [...files.values()], whiteouts, opaques};
+}
+
+const TYPE_CODES: Record<LayerEntryType, string> = {
+  file: 'f',
+  dir: 'd',
+  symlink: 'l',
+  hardlink: 'h',
+  char: 'c',
+  block: 'b',
+  fifo: 'p',
+};
+const CODE_TYPES = Object.fromEntries(Object.entries(TYPE_CODES).map(([type, code]) => [code, type])) as Record<
+  string,
+  LayerEntryType
+>;
+
+type CompactRecord = [path: string, type: string, size: number, mode: number, uid: number, gid: number, extra?: string];
+
+/**
+ * A compact JSON text for a cache file next to the blob: one array per record
+ * (`[path, typeCode, size, mode, uid, gid, digestHexOrLinkname?]`), about half the size of the plain objects.
+ */
+export function serializeIndex(index: LayerIndex): string {
+  const files: CompactRecord[] = index.files.map(record => {
+    const row: CompactRecord = [record.path, TYPE_CODES[record.type], record.size, record.mode, record.uid, record.gid];
+    if (record.digest) row.push(record.digest.slice('sha256:'.length));
+    else if (record.linkname !== undefined) row.push(record.linkname);
+    return row;
+  });
+  return JSON.stringify({
+    v: 1,
+    diffId: index.diffId,
+    tarSize: index.tarSize,
+    whiteouts: index.whiteouts,
+    opaques: index.opaques,
+    files,
+  });
+}
+
+export function deserializeIndex(text: string): LayerIndex {
+  let data: {v?: number; diffId: string; tarSize: number; whiteouts: string[]; opaques: string[]; files: CompactRecord[]};
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new CorruptLayerError('read layer index: not JSON', {cause: error});
+  }
+  if (data?.v !== 1 || !Array.isArray(data.files)) throw new CorruptLayerError('read layer index: unknown format');
+  return {
+    diffId: data.diffId,
+    tarSize: data.tarSize,
+    whiteouts: data.whiteouts,
+    opaques: data.opaques,
+    files: data.files.map(([path, code, size, mode, uid, gid, extra]) => {
+      const record: FileRecord = {path, type: CODE_TYPES[code], size, mode, uid, gid};
+      if (extra !== undefined) {
+        if (record.type === 'file') record.digest = `sha256:${extra}`;
+        else record.linkname = extra;
+      }
+      return record;
+    }),
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Layers: writing deterministic layer tars, computing changesets, applying layers safely and indexing them
+ * for the workbench (file trees, diffs, waste). Every tar is read and written with tar-stream.
+ */
+export {
+  EMPTY_LAYER_DIFF_ID,
+  writeLayer,
+  writeGzipLayer,
+  type WrittenLayer,
+  type WrittenCompressedLayer,
+} from './writer.js';
+export {
+  OPAQUE_MARKER,
+  WHITEOUT_PREFIX,
+  cleanArchiveName,
+  layerSortKey,
+  type LayerEntry,
+  type LayerEntryType,
+} from './entry.js';
+export {applyLayer, isPrivileged, type ApplyOptions, type ApplyResult, type SkippedEntry} from './apply.js';
+export {
+  indexLayer,
+  serializeIndex,
+  deserializeIndex,
+  type FileRecord,
+  type LayerIndex,
+} from './file-index.js';
+export {readLayerMembers, type TarMember, type ReadLimits, type ReadSummary} from './reader.js';
+export {
+  CorruptLayerError,
+  LayerEntryError,
+  LayerEscapeError,
+  LayerLimitError,
+  UnsafeLayerError,
+} from './errors.js';

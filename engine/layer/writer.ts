@@ -1,0 +1,246 @@
+import {createHash} from 'node:crypto';
+import {createReadStream} from 'node:fs';
+import {stat} from 'node:fs/promises';
+import {Transform, type Writable} from 'node:stream';
+import {pipeline} from 'node:stream/promises';
+import {createGzip} from 'node:zlib';
+import tar from 'tar-stream';
+import {StrataError} from '../errors.js';
+import {
+  baseName,
+  compareKeys,
+  isCleanPath,
+  layerSortKey,
+  OPAQUE_MARKER,
+  WHITEOUT_META_PREFIX,
+  WHITEOUT_PREFIX,
+  type LayerEntry,
+} from './entry.js';
+import {LayerEntryError} from './errors.js';
+
+/** Go's empty tar (1024 zero bytes): the diffID of every layer with no entries. */
+export const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
+
+export interface WrittenLayer {
+  /** `sha256:` digest of the uncompressed tar. */
+  diffId: string;
+  /** Bytes of the uncompressed tar. */
+  size: number;
+}
+
+// tar-stream encodes uid, gid and device numbers in 6 octal digits; beyond that a PAX record carries the value.
+const MAX_USTAR_ID = 0o777777;
+// tar-stream truncates the header mtime to a signed 32-bit number of seconds.
+const MAX_USTAR_SECONDS = 2 ** 31 - 1;
+// tar-stream replaces a zero mode with a default; file-type bits keep it non-zero and are masked off on encode.
+const TYPE_BITS: Record<LayerEntry['type'], number> = {
+  file: 0o100000,
+  hardlink: 0o100000,
+  dir: 0o040000,
+  symlink: 0o120000,
+  char: 0o020000,
+  block: 0o060000,
+  fifo: 0o010000,
+};
+const TAR_TYPE = {
+  file: 'file',
+  hardlink: 'link',
+  dir: 'directory',
+  symlink: 'symlink',
+  char: 'character-device',
+  block: 'block-device',
+  fifo: 'fifo',
+} as const;
+
+/**
+ * Writes `entries` as an uncompressed layer tar to `out` and ends it; resolves when `out` has finished.
+ *
+ * The same entries always give the same bytes: entries are sorted (see `layerSortKey`), uid and gid are numeric
+ * with empty uname and gname, a missing mtime is the epoch, PAX records (in a fixed order) are added only for
+ * long or non-ASCII names and link targets, ids beyond 262143, times outside 1970..2038 and xattrs, and the
+ * archive ends with two zero blocks, so no entries give Go's 1024-byte empty tar (`EMPTY_LAYER_DIFF_ID`).
+ * File contents are streamed from `sourcePath` one file at a time with backpressure, so memory stays flat
+ * whatever the layer size. Invalid entries (unclean or duplicate paths, a bare `.wh.`, a hardlink before its
+ * target) throw `LayerEntryError` before anything is written. If `out` pipes on, wait for that downstream
+ * stream yourself.
+ */
+export async function writeLayer(
+  entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
+  out: Writable,
+): Promise<WrittenLayer> {
+  const sorted = await sortedEntries(entries);
+  const pack = tar.pack();
+  const hash = createHash('sha256');
+  let size = 0;
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  const feeding = feed(pack, sorted).catch((error: unknown) => {
+    pack.destroy(error as Error);
+    throw error;
+  });
+  await Promise.all([feeding, pipeline(pack as unknown as NodeJS.ReadableStream, hashing, out)]);
+  return {diffId: `sha256:${hash.digest('hex')}`, size};
+}
+
+export interface WrittenCompressedLayer extends WrittenLayer {
+  /** `sha256:` digest of the gzip blob (the manifest's layer digest). */
+  digest: string;
+  compressedSize: number;
+}
+
+/** `writeLayer` through gzip: gives both the diffID and the blob digest in one pass. */
+export async function writeGzipLayer(
+  entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
+  out: Writable,
+  options: {level?: number} = {},
+): Promise<WrittenCompressedLayer> {
+  const gzip = createGzip({level: options.level ?? 6});
+  const hash = createHash('sha256');
+  let compressedSize = 0;
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      compressedSize += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  const [written] = await Promise.all([writeLayer(entries, gzip), pipeline(gzip, hashing, out)]);
+  return {...written, digest: `sha256:${hash.digest('hex')}`, compressedSize};
+}
+
+async function sortedEntries(entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>): Promise<LayerEntry[]> {
+  const keyed: {key: string; entry: LayerEntry}[] = [];
+  for await (const entry of entries) {
+    validateEntry(entry);
+    keyed.push({key: layerSortKey(entry.path), entry});
+  }
+  keyed.sort((a, b) => compareKeys(a.key, b.key));
+  const positions = new Map<string, number>();
+  for (let i = 0; i < keyed.length; i++) {
+    const path = keyed[i].entry.path;
+    if (i > 0 && keyed[i - 1].entry.path === path) throw new LayerEntryError(path, 'appears twice');
+    positions.set(path, i);
+  }
+  for (let i = 0; i < keyed.length; i++) {
+    const {entry} = keyed[i];
+    if (entry.type !== 'hardlink') continue;
+    const target = positions.get(entry.linkname!);
+    if (target !== undefined && target > i) throw new LayerEntryError(entry.path, 'is a hardlink written before its target');
+    if (target === i) throw new LayerEntryError(entry.path, 'is a hardlink to itself');
+  }
+  return keyed.map(item => item.entry);
+}
+
+function validateEntry(entry: LayerEntry): void {
+  const {path} = entry;
+  if (!isCleanPath(path)) throw new LayerEntryError(path, 'is not a clean relative path');
+  if (!(entry.type in TAR_TYPE)) throw new LayerEntryError(path, `has unknown type ${String(entry.type)}`);
+  const name = baseName(path);
+  if (name.startsWith(WHITEOUT_PREFIX)) {
+    if (name === WHITEOUT_PREFIX) throw new LayerEntryError(path, 'is a bare whiteout');
+    if (name.startsWith(WHITEOUT_META_PREFIX) && name !== OPAQUE_MARKER) {
+      throw new LayerEntryError(path, 'is AUFS metadata, which layers must not carry');
+    }
+    if (entry.type !== 'file' || (entry.size ?? 0) !== 0 || entry.content?.length || entry.sourcePath) {
+      throw new LayerEntryError(path, 'is a whiteout but not an empty file');
+    }
+  }
+  for (const id of [entry.uid, entry.gid]) {
+    if (!Number.isSafeInteger(id) || id < 0) throw new LayerEntryError(path, `has invalid owner id ${id}`);
+  }
+  if (entry.type === 'symlink' || entry.type === 'hardlink') {
+    if (!entry.linkname) throw new LayerEntryError(path, 'is a link without a target');
+    if (entry.type === 'hardlink' && !isCleanPath(entry.linkname)) {
+      throw new LayerEntryError(path, 'is a hardlink whose target is not a clean relative path');
+    }
+  }
+  if (entry.type === 'char' || entry.type === 'block') {
+    for (const number of [entry.devmajor ?? 0, entry.devminor ?? 0]) {
+      if (!Number.isInteger(number) || number < 0 || number > MAX_USTAR_ID) {
+        throw new LayerEntryError(path, `has device number ${number} beyond what a tar header holds`);
+      }
+    }
+  }
+  if (entry.content && entry.sourcePath) throw new LayerEntryError(path, 'has both content and a source path');
+  if (entry.content && entry.size !== undefined && entry.size !== entry.content.length) {
+    throw new LayerEntryError(path, 'has a size that differs from its content');
+  }
+}
+
+async function feed(pack: tar.Pack, entries: LayerEntry[]): Promise<void> {
+  for (const entry of entries) {
+    await feedEntry(pack, entry);
+  }
+  pack.finalize();
+}
+
+async function feedEntry(pack: tar.Pack, entry: LayerEntry): Promise<void> {
+  let size = 0;
+  if (entry.type === 'file') {
+    if (entry.content) size = entry.content.length;
+    else if (entry.size !== undefined) size = entry.size;
+    else if (entry.sourcePath) size = (await stat(entry.sourcePath)).size;
+  }
+  const header = tarHeader(entry, size);
+  if (entry.type !== 'file' || size === 0 || entry.content) {
+    await new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error | null) => (error ? reject(error) : resolve());
+      if (entry.type === 'file') pack.entry(header, entry.content ?? Buffer.alloc(0), settle);
+      else pack.entry(header, settle);
+    });
+    return;
+  }
+  if (!entry.sourcePath) throw new LayerEntryError(entry.path, `has size ${size} but no content or source path`);
+  const sink = pack.entry(header);
+  const done = new Promise<void>((resolve, reject) => {
+    sink.on('error', reject);
+    sink.on('close', resolve);
+  });
+  try {
+    await pipeline(createReadStream(entry.sourcePath, {start: 0, end: size - 1, highWaterMark: 1 << 20}), sink as unknown as Writable);
+    await done;
+  } catch (error) {
+    throw new StrataError('ERR_LAYER_SOURCE', `write layer: read ${entry.sourcePath}: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message === 'Size mismatch' ? 'file changed size while it was being read' : message;
+}
+
+type PackHeader = Parameters<tar.Pack['entry']>[0];
+
+function tarHeader(entry: LayerEntry, size: number): PackHeader {
+  const seconds = Math.floor((entry.mtime?.getTime() ?? 0) / 1000);
+  const pax: Record<string, string> = {};
+  if (entry.uid > MAX_USTAR_ID) pax.uid = String(entry.uid);
+  if (entry.gid > MAX_USTAR_ID) pax.gid = String(entry.gid);
+  if (seconds < 0 || seconds > MAX_USTAR_SECONDS) pax.mtime = String(seconds);
+  if (entry.xattrs) {
+    for (const key of Object.keys(entry.xattrs).sort()) pax[`SCHILY.xattr.${key}`] = entry.xattrs[key];
+  }
+  const header: PackHeader = {
+    name: entry.type === 'dir' ? `${entry.path}/` : entry.path,
+    type: TAR_TYPE[entry.type],
+    mode: (entry.mode & 0o7777) | TYPE_BITS[entry.type],
+    uid: Math.min(entry.uid, MAX_USTAR_ID),
+    gid: Math.min(entry.gid, MAX_USTAR_ID),
+    size,
+    mtime: new Date(Math.min(Math.max(seconds, 0), MAX_USTAR_SECONDS) * 1000),
+  };
+  if (entry.type === 'symlink' || entry.type === 'hardlink') header.linkname = entry.linkname;
+  if (entry.type === 'char' || entry.type === 'block') {
+    header.devmajor = entry.devmajor ?? 0;
+    header.devminor = entry.devminor ?? 0;
+  }
+  if (Object.keys(pax).length > 0) header.pax = pax;
+  return header;
+}
