@@ -1,0 +1,101 @@
+/**
+ * Figures as the docker CLI prints them, so the workbench and `strata images` read the same: decimal sizes with
+ * three significant digits ("7.05MB", "45.6kB") and human durations ("About an hour ago", "3 days ago").
+ */
+
+const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+
+export function humanSize(bytes: number): string {
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  let text = Number(value.toPrecision(3));
+  // 999.9kB rounds to 1000kB: say 1MB instead, as a person would.
+  if (text >= 1000 && unit < UNITS.length - 1) {
+    text = Number((value / 1000).toPrecision(3));
+    unit++;
+  }
+  return `${text}${UNITS[unit]}`;
+}
+
+/** docker's HumanDuration: the coarse age of something. */
+export function humanDuration(milliseconds: number): string {
+  const seconds = Math.floor(milliseconds / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(seconds / 3600);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(hours / 24 / 365)} years`;
+}
+
+/** "2 hours ago" for an ISO time, "N/A" when unknown (as docker shows an image without a created time). */
+export function timeAgo(iso: string | undefined, now: Date): string {
+  if (!iso) return 'N/A';
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return 'N/A';
+  return `${humanDuration(Math.max(0, now.getTime() - then))} ago`;
+}
+
+/** A build step's duration: "0.4s", "12.3s", "2m05s". */
+export function stepDuration(milliseconds: number): string {
+  if (milliseconds < 60_000) return `${(milliseconds / 1000).toFixed(1)}s`;
+  const minutes = Math.floor(milliseconds / 60_000);
+  const seconds = Math.floor((milliseconds % 60_000) / 1000);
+  return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+}
+
+/** The 12 hex digits docker shows for an ID. */
+export function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/** Cuts text to a width, marking the cut with an ellipsis. */
+export function truncate(text: string, width: number): string {
+  if (width <= 0) return '';
+  if (text.length <= width) return text;
+  return width === 1 ? '…' : text.slice(0, width - 1) + '…';
+}
+
+/** Pads or cuts to exactly `width` columns. */
+export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
+  const cut = truncate(text, width);
+  return align === 'left' ? cut.padEnd(width) : cut.padStart(width);
+}
+
+/** Splits text into lines of at most `width` columns, breaking at spaces where it can. */
+export function wrap(text: string, width: number): string[] {
+  if (width <= 0) return [];
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let rest = paragraph;
+    while (rest.length > width) {
+      let cut = rest.lastIndexOf(' ', width);
+      if (cut <= 0) cut = width;
+      lines.push(rest.slice(0, cut));
+      rest = rest.slice(cut).replace(/^ /, '');
+    }
+    lines.push(rest);
+  }
+  return lines;
+}
+
+/** A Dockerfile instruction as history records it, with the `/bin/sh -c #(nop) ` noise removed. */
+export function instructionText(createdBy: string | undefined): string {
+  if (!createdBy) return '';
+  return createdBy
+    .replace(/^\/bin\/sh -c #\(nop\)\s*/, '')
+    .replace(/^\/bin\/sh -c /, 'RUN ')
+    .replace(/\s+# buildkit$/, '')
+    .trim();
+}
