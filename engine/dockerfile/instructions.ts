@@ -1,0 +1,813 @@
+/**
+ * Stage 2 of the Dockerfile front end: AST -> typed instructions grouped into stages.
+ *
+ * Contract for the builder:
+ * - `Instruction` is a discriminated union on `kind`. Every instruction keeps `line`/`endLine` (1-based,
+ *   inclusive, heredoc bodies included), `original` (the logical line, continuations joined), `sourceText` (the
+ *   raw lines), `keyword` (as written), `flagWords` (raw `--flag` words) and `escapeChar`.
+ * - Word values (paths, ENV/LABEL keys and values, ARG defaults, FROM image, USER, WORKDIR...) are RAW: quotes and
+ *   variables are still in them, because ARG/ENV values are known only while building. Always pass an
+ *   instruction through `expandInstruction(instr, env)` before using it, even with an empty env: that is also
+ *   what removes the quotes (`ENV A="x y"` gives `x y`). RUN/CMD/ENTRYPOINT/SHELL/HEALTHCHECK commands are never
+ *   expanded (the shell in the container does it).
+ * - Shell vs exec form: `form: 'exec'` with `args`, or `form: 'shell'` with `command`.
+ * - Validation failures throw DockerfileSyntaxError naming the instruction, the line and the fault, with a
+ *   "did you mean" for unknown instructions and flags. Warnings (lint) are returned, never printed.
+ */
+import {DockerfileSyntaxError} from './errors.js';
+import {parseHeredocWord, chompHeredocContent} from './parser.js';
+import type {Heredoc, InstructionNode, ParseWarning} from './parser.js';
+import {closestMatch} from './suggest.js';
+
+export type InstructionKind =
+  | 'from'
+  | 'run'
+  | 'copy'
+  | 'add'
+  | 'env'
+  | 'arg'
+  | 'label'
+  | 'expose'
+  | 'volume'
+  | 'user'
+  | 'workdir'
+  | 'cmd'
+  | 'entrypoint'
+  | 'shell'
+  | 'healthcheck'
+  | 'stopsignal'
+  | 'onbuild'
+  | 'maintainer';
+
+export const INSTRUCTION_KEYWORDS: readonly string[] = [
+  'FROM', 'RUN', 'COPY', 'ADD', 'ENV', 'ARG', 'LABEL', 'EXPOSE', 'VOLUME', 'USER', 'WORKDIR', 'CMD', 'ENTRYPOINT',
+  'SHELL', 'HEALTHCHECK', 'STOPSIGNAL', 'ONBUILD', 'MAINTAINER',
+];
+
+/** What every instruction carries. */
+export interface InstructionBase {
+  /** First line, 1-based. */
+  readonly line: number;
+  /** Last line, inclusive (the heredoc terminator when there is one). */
+  readonly endLine: number;
+  /** The logical line: continuation lines joined, comment lines removed (BuildKit's `Original`). */
+  readonly original: string;
+  /** The raw source lines from `line` to `endLine`, line ends included. */
+  readonly sourceText: string;
+  /** The keyword as written (`copy`, `COPY`). */
+  readonly keyword: string;
+  /** Raw `--flag[=value]` words as written, for dumps and messages; the parsed values are typed fields. */
+  readonly flagWords: readonly string[];
+  /** Comment lines right before the instruction. */
+  readonly comments: readonly string[];
+  /** The file's escape token; `expandInstruction` substitutes with it. */
+  readonly escapeChar: '\\' | '`';
+}
+
+/** Exec form (JSON array, no shell) or shell form (a string run through SHELL). */
+export type CommandForm = {readonly form: 'exec'; readonly args: readonly string[]} | {readonly form: 'shell'; readonly command: string};
+
+export interface KeyValue {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface ArgDeclaration {
+  readonly key: string;
+  /** Raw default, undefined for a bare `ARG NAME`. */
+  readonly value?: string;
+}
+
+/** A heredoc body used as a COPY/ADD source: written to `path` (the heredoc name) in the build context. */
+export interface HeredocSource {
+  readonly path: string;
+  /** The body with `<<-` tabs already removed. */
+  readonly content: string;
+  /** Substitute variables in the body (unquoted delimiter) with `expandHeredocBody`. */
+  readonly expand: boolean;
+}
+
+/** One `RUN --mount=...` spec. Values are raw until `expandInstruction`. */
+export interface RunMount {
+  readonly type: 'bind' | 'cache' | 'tmpfs' | 'secret' | 'ssh';
+  readonly target?: string;
+  readonly source?: string;
+  /** Stage name, stage index or image the mount reads from. */
+  readonly from?: string;
+  readonly readOnly?: boolean;
+  readonly id?: string;
+  readonly sharing?: 'shared' | 'private' | 'locked';
+  readonly mode?: string;
+  readonly uid?: string;
+  readonly gid?: string;
+  readonly required?: boolean;
+  readonly size?: string;
+  readonly env?: string;
+  /** Every `key=value` field as written (keys lowercased), including the ones above. */
+  readonly fields: Readonly<Record<string, string>>;
+  /** The spec as written. */
+  readonly raw: string;
+}
+
+export interface FromInstruction extends InstructionBase {
+  readonly kind: 'from';
+  /** Image reference or earlier stage name, raw (may use global ARGs). */
+  readonly image: string;
+  /** `AS name`, lowercased. */
+  readonly as?: string;
+  readonly platform?: string;
+}
+
+export type RunInstruction = InstructionBase &
+  CommandForm & {
+    readonly kind: 'run';
+    readonly mounts: readonly RunMount[];
+    readonly network?: 'default' | 'none' | 'host';
+    readonly security?: 'sandbox' | 'insecure';
+    /** Heredocs named on the line (`RUN <<EOF`, `RUN cat <<A <<B`); bodies are for the shell, never substituted here. */
+    readonly heredocs: readonly Heredoc[];
+  };
+
+interface CopyLike extends InstructionBase {
+  /** Context (or stage, with `from`) paths, raw; heredoc sources are in `heredocSources`. */
+  readonly sources: readonly string[];
+  readonly heredocSources: readonly HeredocSource[];
+  readonly dest: string;
+  readonly chown?: string;
+  readonly chmod?: string;
+  readonly link: boolean;
+  readonly exclude: readonly string[];
+  /** The arguments were a JSON array. */
+  readonly json: boolean;
+  readonly heredocs: readonly Heredoc[];
+}
+
+export interface CopyInstruction extends CopyLike {
+  readonly kind: 'copy';
+  readonly from?: string;
+  readonly parents: boolean;
+}
+
+export interface AddInstruction extends CopyLike {
+  readonly kind: 'add';
+  readonly keepGitDir: boolean;
+  readonly checksum?: string;
+  /** `--unpack`: undefined means the default (local archives unpacked, URLs not). */
+  readonly unpack?: boolean;
+}
+
+export interface EnvInstruction extends InstructionBase {
+  readonly kind: 'env';
+  readonly pairs: readonly KeyValue[];
+  /** Written as `ENV key value` (one pair, value is the rest of the line). */
+  readonly legacyFormat: boolean;
+}
+
+export interface ArgInstruction extends InstructionBase {
+  readonly kind: 'arg';
+  readonly args: readonly ArgDeclaration[];
+}
+
+export interface LabelInstruction extends InstructionBase {
+  readonly kind: 'label';
+  readonly pairs: readonly KeyValue[];
+  readonly legacyFormat: boolean;
+}
+
+export interface ExposeInstruction extends InstructionBase {
+  readonly kind: 'expose';
+  /** Raw words such as `80`, `53/udp`, `$PORT` (which may expand to several). */
+  readonly ports: readonly string[];
+}
+
+export interface VolumeInstruction extends InstructionBase {
+  readonly kind: 'volume';
+  readonly paths: readonly string[];
+  readonly json: boolean;
+}
+
+export interface UserInstruction extends InstructionBase {
+  readonly kind: 'user';
+  readonly user: string;
+}
+
+export interface WorkdirInstruction extends InstructionBase {
+  readonly kind: 'workdir';
+  readonly path: string;
+}
+
+export type CmdInstruction = InstructionBase & CommandForm & {readonly kind: 'cmd'};
+export type EntrypointInstruction = InstructionBase & CommandForm & {readonly kind: 'entrypoint'};
+
+export interface ShellInstruction extends InstructionBase {
+  readonly kind: 'shell';
+  /** Always exec form: `SHELL ["/bin/bash", "-c"]`. */
+  readonly args: readonly string[];
+}
+
+export interface HealthcheckInstruction extends InstructionBase {
+  readonly kind: 'healthcheck';
+  /** As the image config stores it: `["NONE"]`, `["CMD", ...args]` or `["CMD-SHELL", command]`. */
+  readonly test: readonly string[];
+  /** Durations in nanoseconds, as the image config stores them; undefined when not given. */
+  readonly interval?: number;
+  readonly timeout?: number;
+  readonly startPeriod?: number;
+  readonly startInterval?: number;
+  readonly retries?: number;
+}
+
+export interface StopsignalInstruction extends InstructionBase {
+  readonly kind: 'stopsignal';
+  readonly signal: string;
+}
+
+export interface MaintainerInstruction extends InstructionBase {
+  readonly kind: 'maintainer';
+  readonly maintainer: string;
+}
+
+export interface OnbuildInstruction extends InstructionBase {
+  readonly kind: 'onbuild';
+  /** The trigger as the image config stores it: the text after ONBUILD (plus heredoc bodies), unexpanded. */
+  readonly expression: string;
+  /** The trigger parsed, for validation and for a builder that runs it downstream. */
+  readonly instruction: Instruction;
+}
+
+export type Instruction =
+  | FromInstruction
+  | RunInstruction
+  | CopyInstruction
+  | AddInstruction
+  | EnvInstruction
+  | ArgInstruction
+  | LabelInstruction
+  | ExposeInstruction
+  | VolumeInstruction
+  | UserInstruction
+  | WorkdirInstruction
+  | CmdInstruction
+  | EntrypointInstruction
+  | ShellInstruction
+  | HealthcheckInstruction
+  | StopsignalInstruction
+  | OnbuildInstruction
+  | MaintainerInstruction;
+
+/** A build stage: its FROM and the instructions after it, up to the next FROM. */
+export interface Stage {
+  /** 0-based position; `COPY --from=0` refers to it. */
+  readonly index: number;
+  /** `AS` name, lowercased; undefined when unnamed. */
+  readonly name?: string;
+  readonly from: FromInstruction;
+  /** The instructions after FROM (FROM itself excluded). */
+  readonly instructions: readonly Instruction[];
+}
+
+export type DockerfileWarning = ParseWarning;
+
+export interface InstructionsResult {
+  readonly stages: Stage[];
+  /** ARGs before the first FROM: usable in FROM lines, and in a stage that re-declares them. */
+  readonly globalArgs: ArgInstruction[];
+  readonly warnings: DockerfileWarning[];
+}
+
+interface Context {
+  readonly file: string;
+  readonly escapeChar: '\\' | '`';
+}
+
+/** Turn AST nodes into stages of typed instructions. Throws DockerfileSyntaxError on the first invalid one. */
+export function buildInstructions(
+  nodes: readonly InstructionNode[],
+  options: {file?: string; escapeChar?: '\\' | '`'} = {},
+): InstructionsResult {
+  const context: Context = {file: options.file ?? 'Dockerfile', escapeChar: options.escapeChar ?? '\\'};
+  const stages: {index: number; name?: string; from: FromInstruction; instructions: Instruction[]}[] = [];
+  const globalArgs: ArgInstruction[] = [];
+  const warnings: DockerfileWarning[] = [];
+  const stageNames = new Map<string, number>();
+  for (const node of nodes) {
+    const instruction = toInstruction(node, context, warnings);
+    if (instruction.kind === 'from') {
+      if (instruction.as !== undefined) {
+        const previous = stageNames.get(instruction.as);
+        if (previous !== undefined) {
+          throw locatedError(node, context, `duplicate stage name "${instruction.as}" (first used on line ${previous})`);
+        }
+        stageNames.set(instruction.as, instruction.line);
+      }
+      stages.push({index: stages.length, name: instruction.as, from: instruction, instructions: []});
+      continue;
+    }
+    const current = stages.at(-1);
+    if (!current) {
+      if (instruction.kind === 'arg') {
+        globalArgs.push(instruction);
+        continue;
+      }
+      throw locatedError(node, context, `${node.keyword.toUpperCase()} cannot come before the first FROM; only ARG can`, 'start the file with FROM <image>');
+    }
+    current.instructions.push(instruction);
+  }
+  for (const stage of stages) lintStage(stage, warnings);
+  return {stages, globalArgs, warnings};
+}
+
+function locatedError(node: InstructionNode, context: Context, detail: string, hint?: string): DockerfileSyntaxError {
+  return new DockerfileSyntaxError(detail, {line: node.startLine, endLine: node.endLine, file: context.file}, hint ? {hint} : undefined);
+}
+
+/** A validation failure inside one instruction; converted to a located DockerfileSyntaxError. */
+class InstructionError extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
+function toInstruction(node: InstructionNode, context: Context, warnings: DockerfileWarning[]): Instruction {
+  try {
+    return parseInstruction(node, context, warnings);
+  } catch (error) {
+    if (error instanceof InstructionError) {
+      const keyword = node.keyword.toUpperCase();
+      const named = error.message.includes(keyword) || error.message.includes(node.keyword);
+      const detail = named ? error.message : `${keyword}: ${error.message}`;
+      throw locatedError(node, context, detail, error.hint);
+    }
+    throw error;
+  }
+}
+
+type FlagType = 'bool' | 'string' | 'strings';
+
+/** Parsed `--flag` values by name: bool flags as booleans, repeatable ones as arrays. */
+class Flags {
+  private readonly values = new Map<string, string | boolean | string[]>();
+  constructor(words: readonly string[], spec: Readonly<Record<string, FlagType>>) {
+    const names = Object.keys(spec);
+    for (const word of words) {
+      if (!word.startsWith('--')) throw new InstructionError(`flag should start with --: ${word}`);
+      const body = word.slice(2);
+      const at = body.indexOf('=');
+      const name = at < 0 ? body : body.slice(0, at);
+      const value = at < 0 ? undefined : body.slice(at + 1);
+      const type = Object.hasOwn(spec, name) ? spec[name] : undefined;
+      if (!type) {
+        const guess = closestMatch(name, names);
+        throw new InstructionError(`unknown flag --${name}${guess ? `; did you mean --${guess}?` : ''}`);
+      }
+      if (type !== 'strings' && this.values.has(name)) throw new InstructionError(`duplicate flag specified: --${name}`);
+      if (type === 'bool') {
+        if (value === '') throw new InstructionError(`missing a value on flag --${name}`);
+        const lower = (value ?? 'true').toLowerCase();
+        if (lower !== 'true' && lower !== 'false') {
+          throw new InstructionError(`expecting boolean value for flag --${name}, not: ${value}`);
+        }
+        this.values.set(name, lower === 'true');
+      } else {
+        if (value === undefined) throw new InstructionError(`missing a value on flag --${name}`, `write --${name}=<value>`);
+        if (type === 'string') this.values.set(name, value);
+        else this.values.set(name, [...((this.values.get(name) as string[] | undefined) ?? []), value]);
+      }
+    }
+  }
+  string(name: string): string | undefined {
+    return this.values.get(name) as string | undefined;
+  }
+  bool(name: string): boolean | undefined {
+    return this.values.get(name) as boolean | undefined;
+  }
+  strings(name: string): string[] {
+    return (this.values.get(name) as string[] | undefined) ?? [];
+  }
+}
+
+const NO_FLAGS: Readonly<Record<string, FlagType>> = {};
+
+function base(node: InstructionNode, context: Context): InstructionBase {
+  return {
+    line: node.startLine,
+    endLine: node.endLine,
+    original: node.original,
+    sourceText: node.sourceText,
+    keyword: node.keyword,
+    flagWords: node.flags,
+    comments: node.comments,
+    escapeChar: context.escapeChar,
+  };
+}
+
+function commandForm(node: InstructionNode): CommandForm {
+  return node.json ? {form: 'exec', args: node.args} : {form: 'shell', command: node.args.join(' ')};
+}
+
+function exactlyOne(node: InstructionNode, keyword: string): string {
+  if (node.args.length !== 1) throw new InstructionError(`${keyword} requires exactly one argument`);
+  return node.args[0];
+}
+
+function atLeastOne(node: InstructionNode, keyword: string): void {
+  if (node.args.length === 0) throw new InstructionError(`${keyword} requires at least one argument`);
+}
+
+function keyValues(node: InstructionNode, keyword: string): {pairs: KeyValue[]; legacyFormat: boolean} {
+  atLeastOne(node, keyword);
+  const pairs: KeyValue[] = [];
+  for (let i = 0; i < node.args.length; i += 3) {
+    if (node.args[i] === '') throw new InstructionError(`${keyword} names can not be blank`);
+    pairs.push({key: node.args[i], value: node.args[i + 1] ?? ''});
+  }
+  return {pairs, legacyFormat: node.args[2] === ''};
+}
+
+const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
+
+function parseInstruction(node: InstructionNode, context: Context, warnings: DockerfileWarning[]): Instruction {
+  const b = base(node, context);
+  const warn = (rule: string, message: string) => warnings.push({rule, message, line: node.startLine, endLine: node.endLine});
+  if (node.keyword !== node.keyword.toUpperCase() && node.keyword !== node.keyword.toLowerCase()) {
+    warn('ConsistentInstructionCasing', `instruction ${node.keyword} should be written all upper case (${node.keyword.toUpperCase()})`);
+  }
+  switch (node.name) {
+    case 'from': {
+      const flags = new Flags(node.flags, {platform: 'string'});
+      const args = node.args;
+      let as: string | undefined;
+      if (args.length === 3 && args[1].toLowerCase() === 'as') {
+        as = args[2].toLowerCase();
+        if (!STAGE_NAME.test(as)) {
+          throw new InstructionError(`invalid name for build stage: "${args[2]}", name can't start with a number or contain symbols`);
+        }
+        if (args[2] !== as) warn('StageNameCasing', `stage name '${args[2]}' should be lowercase`);
+        const fromUpper = node.keyword === node.keyword.toUpperCase();
+        if (fromUpper !== (args[1] === args[1].toUpperCase())) {
+          warn('FromAsCasing', `'${args[1]}' and '${node.keyword}' keywords' casing do not match`);
+        }
+        if (as === 'scratch' || as === 'context') warn('ReservedStageName', `'${as}' is reserved and should not be used as a stage name`);
+      } else if (args.length !== 1) {
+        throw new InstructionError('FROM requires either one or three arguments', 'write FROM <image> [AS <name>]');
+      }
+      return {...b, kind: 'from', image: args[0], as, platform: flags.string('platform')};
+    }
+    case 'run': {
+      const flags = new Flags(node.flags, {mount: 'strings', network: 'string', security: 'string'});
+      if (node.args.length === 0 && !node.json) throw new InstructionError('RUN requires at least one argument');
+      const network = flags.string('network');
+      if (network !== undefined && !['default', 'none', 'host'].includes(network)) {
+        throw new InstructionError(`unsupported network mode ${JSON.stringify(network)}; use default, none or host`);
+      }
+      const security = flags.string('security');
+      if (security !== undefined && security !== 'sandbox' && security !== 'insecure') {
+        throw new InstructionError(`unsupported security mode ${JSON.stringify(security)}; use sandbox or insecure`);
+      }
+      return {
+        ...b,
+        ...commandForm(node),
+        kind: 'run',
+        mounts: flags.strings('mount').map(parseMount),
+        network: network as RunInstruction['network'],
+        security: security as RunInstruction['security'],
+        heredocs: node.heredocs,
+      };
+    }
+    case 'copy':
+    case 'add': {
+      const keyword = node.name.toUpperCase();
+      if (node.args.length < 2) {
+        throw new InstructionError(`${keyword} requires at least two arguments`, `write ${keyword} <source>... <destination>`);
+      }
+      const isCopy = node.name === 'copy';
+      const flags = new Flags(
+        node.flags,
+        isCopy
+          ? {chown: 'string', from: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings'}
+          : {chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'strings'},
+      );
+      const dest = node.args[node.args.length - 1];
+      if (!node.json && parseHeredocWord(dest)) throw new InstructionError(`${keyword} cannot accept a heredoc as a destination`);
+      const sources: string[] = [];
+      const heredocSources: HeredocSource[] = [];
+      for (const source of node.args.slice(0, -1)) {
+        const header = node.json ? undefined : parseHeredocWord(source);
+        if (!header) {
+          sources.push(source);
+          continue;
+        }
+        const body = node.heredocs.find(heredoc => heredoc.name === header.name)?.content ?? '';
+        heredocSources.push({path: header.name, content: header.chomp ? chompHeredocContent(body) : body, expand: header.expand});
+      }
+      if (sources.length + heredocSources.length > 1 && !dest.includes('$') && !dest.endsWith('/') && dest !== '.') {
+        throw new InstructionError(
+          `when using ${keyword} with more than one source file, the destination must be a directory and end with a /`,
+          `write ${dest}/`,
+        );
+      }
+      const common = {
+        ...b,
+        sources,
+        heredocSources,
+        dest,
+        chown: flags.string('chown'),
+        chmod: flags.string('chmod'),
+        link: flags.bool('link') ?? false,
+        exclude: flags.strings('exclude'),
+        json: node.json,
+        heredocs: node.heredocs,
+      };
+      if (isCopy) return {...common, kind: 'copy', from: flags.string('from'), parents: flags.bool('parents') ?? false};
+      return {...common, kind: 'add', keepGitDir: flags.bool('keep-git-dir') ?? false, checksum: flags.string('checksum'), unpack: flags.bool('unpack')};
+    }
+    case 'env':
+    case 'label': {
+      new Flags(node.flags, NO_FLAGS);
+      const {pairs, legacyFormat} = keyValues(node, node.name.toUpperCase());
+      if (legacyFormat) {
+        const keyword = node.name.toUpperCase();
+        warn('LegacyKeyValueFormat', `"${keyword} key=value" should be used instead of legacy "${keyword} key value" format`);
+      }
+      return node.name === 'env' ? {...b, kind: 'env', pairs, legacyFormat} : {...b, kind: 'label', pairs, legacyFormat};
+    }
+    case 'arg': {
+      new Flags(node.flags, NO_FLAGS);
+      atLeastOne(node, 'ARG');
+      const args = node.args.map(word => {
+        const at = word.indexOf('=');
+        if (at < 0) return {key: word};
+        if (at === 0) throw new InstructionError('ARG names can not be blank');
+        return {key: word.slice(0, at), value: word.slice(at + 1)};
+      });
+      return {...b, kind: 'arg', args};
+    }
+    case 'expose': {
+      new Flags(node.flags, NO_FLAGS);
+      atLeastOne(node, 'EXPOSE');
+      return {...b, kind: 'expose', ports: node.args};
+    }
+    case 'volume': {
+      new Flags(node.flags, NO_FLAGS);
+      atLeastOne(node, 'VOLUME');
+      if (node.args.some(path => path.trim() === '')) throw new InstructionError('VOLUME specified can not be an empty string');
+      return {...b, kind: 'volume', paths: node.args, json: node.json};
+    }
+    case 'user':
+      new Flags(node.flags, NO_FLAGS);
+      return {...b, kind: 'user', user: exactlyOne(node, 'USER')};
+    case 'workdir':
+      new Flags(node.flags, NO_FLAGS);
+      return {...b, kind: 'workdir', path: exactlyOne(node, 'WORKDIR')};
+    case 'stopsignal':
+      new Flags(node.flags, NO_FLAGS);
+      return {...b, kind: 'stopsignal', signal: exactlyOne(node, 'STOPSIGNAL')};
+    case 'maintainer':
+      new Flags(node.flags, NO_FLAGS);
+      warn('MaintainerDeprecated', 'MAINTAINER instruction is deprecated in favor of using LABEL');
+      return {...b, kind: 'maintainer', maintainer: exactlyOne(node, 'MAINTAINER')};
+    case 'cmd':
+    case 'entrypoint': {
+      new Flags(node.flags, NO_FLAGS);
+      const form = commandForm(node);
+      const keyword = node.name.toUpperCase();
+      if (form.form === 'shell' && form.command.trimStart().startsWith('[')) {
+        warn('JSONArgsInvalid', `${keyword} looks like a JSON array but is not valid JSON, so it runs as a shell command; use double quotes in ["executable", "arg"]`);
+      } else if (form.form === 'shell' && form.command !== '') {
+        warn('JSONArgsRecommended', `JSON arguments recommended for ${keyword} to prevent unintended behavior related to OS signals`);
+      }
+      return node.name === 'cmd' ? {...b, ...form, kind: 'cmd'} : {...b, ...form, kind: 'entrypoint'};
+    }
+    case 'shell': {
+      new Flags(node.flags, NO_FLAGS);
+      if (!node.json) throw new InstructionError('SHELL requires the arguments to be in JSON form', 'write SHELL ["/bin/bash", "-c"]');
+      if (node.args.length === 0) throw new InstructionError('SHELL requires at least one argument');
+      return {...b, kind: 'shell', args: node.args};
+    }
+    case 'healthcheck':
+      return parseHealthcheck(node, b);
+    case 'onbuild': {
+      new Flags(node.flags, NO_FLAGS);
+      if (!node.child) throw new InstructionError('ONBUILD requires at least one argument');
+      const trigger = node.child.keyword.toUpperCase();
+      if (trigger === 'ONBUILD') throw new InstructionError('chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+      if (trigger === 'MAINTAINER' || trigger === 'FROM') throw new InstructionError(`${trigger} isn't allowed as an ONBUILD trigger`);
+      const instruction = parseInstruction(node.child, context, warnings);
+      let expression = node.original.replace(/^\s*ONBUILD\s*/i, '');
+      for (const heredoc of node.heredocs) expression += '\n' + heredoc.content + heredoc.name;
+      return {...b, kind: 'onbuild', expression, instruction};
+    }
+    default: {
+      const guess = closestMatch(node.keyword, INSTRUCTION_KEYWORDS, true);
+      throw new InstructionError(
+        `unknown instruction ${node.keyword}${guess ? `; did you mean ${guess}?` : ''}`,
+        guess ? undefined : `valid instructions: ${INSTRUCTION_KEYWORDS.join(', ')}`,
+      );
+    }
+  }
+}
+
+const MINIMUM_DURATION_NS = 1_000_000; // 1ms
+
+function parseHealthcheck(node: InstructionNode, b: InstructionBase): HealthcheckInstruction {
+  if (node.args.length === 0) throw new InstructionError('HEALTHCHECK requires at least one argument', 'write HEALTHCHECK CMD <command> or HEALTHCHECK NONE');
+  const type = node.args[0].toUpperCase();
+  const rest = node.args.slice(1);
+  if (type === 'NONE') {
+    new Flags(node.flags, NO_FLAGS);
+    if (rest.length !== 0) throw new InstructionError('HEALTHCHECK NONE takes no arguments');
+    return {...b, kind: 'healthcheck', test: ['NONE']};
+  }
+  const flags = new Flags(node.flags, {interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string'});
+  if (type !== 'CMD') throw new InstructionError(`unknown type ${JSON.stringify(type)} in HEALTHCHECK (try CMD)`);
+  if (rest.length === 0) throw new InstructionError('missing command after HEALTHCHECK CMD');
+  const test = node.json ? ['CMD', ...rest] : ['CMD-SHELL', rest.join(' ')];
+  const duration = (name: string): number | undefined => {
+    const text = flags.string(name);
+    if (text === undefined || text === '') return undefined;
+    const value = parseGoDuration(text);
+    if (value === undefined) throw new InstructionError(`invalid duration ${JSON.stringify(text)} for --${name}`, 'use a duration such as 30s, 1m30s or 500ms');
+    if (value !== 0 && value < MINIMUM_DURATION_NS) throw new InstructionError(`--${name} cannot be less than 1ms`);
+    return value;
+  };
+  let retries: number | undefined;
+  const retriesText = flags.string('retries');
+  if (retriesText !== undefined && retriesText !== '') {
+    if (!/^[+-]?\d+$/.test(retriesText)) throw new InstructionError(`invalid --retries value ${JSON.stringify(retriesText)}`);
+    retries = Number.parseInt(retriesText, 10);
+    if (retries < 0) throw new InstructionError(`--retries cannot be negative (${retries})`);
+  }
+  return {
+    ...b,
+    kind: 'healthcheck',
+    test,
+    interval: duration('interval'),
+    timeout: duration('timeout'),
+    startPeriod: duration('start-period'),
+    startInterval: duration('start-interval'),
+    retries,
+  };
+}
+
+const DURATION_UNITS: Record<string, number> = {ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9};
+
+/** Go's time.ParseDuration, in nanoseconds; undefined when malformed. */
+export function parseGoDuration(text: string): number | undefined {
+  let rest = text;
+  let sign = 1;
+  if (rest.startsWith('-') || rest.startsWith('+')) {
+    sign = rest[0] === '-' ? -1 : 1;
+    rest = rest.slice(1);
+  }
+  if (rest === '0') return 0;
+  if (rest === '') return undefined;
+  let total = 0;
+  const part = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/;
+  while (rest !== '') {
+    const match = part.exec(rest);
+    if (!match || (match[1] === '' && (match[2] ?? '') === '')) return undefined;
+    const value = Number(`${match[1] || '0'}.${match[2] ?? ''}0`);
+    total += value * DURATION_UNITS[match[3]];
+    rest = rest.slice(match[0].length);
+  }
+  return sign * Math.round(total);
+}
+
+const MOUNT_TYPES = new Set(['bind', 'cache', 'tmpfs', 'secret', 'ssh']);
+const MOUNT_KEYS = new Set([
+  'type', 'target', 'dst', 'destination', 'source', 'src', 'from', 'readonly', 'ro', 'readwrite', 'rw', 'id',
+  'sharing', 'mode', 'uid', 'gid', 'required', 'size', 'env', 'relabel',
+]);
+
+/** Split a CSV line as Go's encoding/csv does for one record (quotes group, `""` is a quote). */
+function splitCsv(text: string): string[] {
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') {
+        quoted = false;
+      } else {
+        field += ch;
+      }
+    } else if (ch === '"' && field === '') {
+      quoted = true;
+    } else if (ch === ',') {
+      fields.push(field);
+      field = '';
+    } else {
+      field += ch;
+    }
+  }
+  if (quoted) throw new InstructionError(`unterminated quote in --mount=${text}`);
+  fields.push(field);
+  return fields;
+}
+
+function parseBoolField(key: string, value: string | undefined, raw: string): boolean {
+  if (value === undefined || value === '' || value.toLowerCase() === 'true' || value === '1') return true;
+  if (value.toLowerCase() === 'false' || value === '0') return false;
+  throw new InstructionError(`invalid value for ${key}: ${value} in --mount=${raw}`);
+}
+
+/** Parse one `--mount` spec; values stay raw (unexpanded). */
+export function parseMount(raw: string): RunMount {
+  const fields: Record<string, string> = {};
+  const mount: {-readonly [K in keyof RunMount]?: RunMount[K]} = {type: 'bind'};
+  for (const field of splitCsv(raw)) {
+    if (field === '') continue;
+    const at = field.indexOf('=');
+    const key = (at < 0 ? field : field.slice(0, at)).toLowerCase();
+    const value = at < 0 ? undefined : field.slice(at + 1);
+    if (!MOUNT_KEYS.has(key)) {
+      const guess = closestMatch(key, [...MOUNT_KEYS]);
+      throw new InstructionError(`unexpected key '${key}' in --mount=${raw}${guess ? `; did you mean ${guess}?` : ''}`);
+    }
+    fields[key] = value ?? '';
+    switch (key) {
+      case 'type':
+        if (value === undefined || !MOUNT_TYPES.has(value.toLowerCase())) {
+          throw new InstructionError(`unsupported mount type ${JSON.stringify(value ?? '')}; use bind, cache, tmpfs, secret or ssh`);
+        }
+        mount.type = value.toLowerCase() as RunMount['type'];
+        break;
+      case 'target':
+      case 'dst':
+      case 'destination':
+        mount.target = value ?? '';
+        break;
+      case 'source':
+      case 'src':
+        mount.source = value ?? '';
+        break;
+      case 'readonly':
+      case 'ro':
+        mount.readOnly = parseBoolField(key, value, raw);
+        break;
+      case 'readwrite':
+      case 'rw':
+        mount.readOnly = !parseBoolField(key, value, raw);
+        break;
+      case 'sharing':
+        if (value !== 'shared' && value !== 'private' && value !== 'locked') {
+          throw new InstructionError(`unsupported sharing value ${JSON.stringify(value ?? '')}; use shared, private or locked`);
+        }
+        mount.sharing = value;
+        break;
+      case 'required':
+        mount.required = parseBoolField(key, value, raw);
+        break;
+      case 'from':
+      case 'id':
+      case 'mode':
+      case 'uid':
+      case 'gid':
+      case 'size':
+      case 'env':
+        mount[key] = value ?? '';
+        break;
+    }
+  }
+  if (mount.target === undefined && mount.type !== 'secret' && mount.type !== 'ssh') {
+    throw new InstructionError(`mount requires a target: --mount=${raw}`, 'add target=<path>');
+  }
+  return {...(mount as RunMount), fields, raw};
+}
+
+/** Stage-level lint: repeated CMD/ENTRYPOINT/HEALTHCHECK, relative WORKDIR without an absolute one before. */
+function lintStage(stage: {instructions: Instruction[]}, warnings: DockerfileWarning[]): void {
+  const seen = new Map<string, number>();
+  let hasAbsoluteWorkdir = false;
+  for (const instruction of stage.instructions) {
+    if (instruction.kind === 'cmd' || instruction.kind === 'entrypoint' || instruction.kind === 'healthcheck') {
+      const count = (seen.get(instruction.kind) ?? 0) + 1;
+      seen.set(instruction.kind, count);
+      if (count > 1) {
+        const keyword = instruction.kind.toUpperCase();
+        warnings.push({
+          rule: 'MultipleInstructionsDisallowed',
+          message: `multiple ${keyword} instructions should not be used in the same stage because only the last one will be used`,
+          line: instruction.line,
+          endLine: instruction.endLine,
+        });
+      }
+    }
+    if (instruction.kind === 'workdir') {
+      const path = instruction.path.replace(/^["']|["']$/g, '');
+      if (path.startsWith('/') || path.startsWith('$')) hasAbsoluteWorkdir = true;
+      else if (!hasAbsoluteWorkdir) {
+        warnings.push({
+          rule: 'WorkdirRelativePath',
+          message: `relative workdir ${JSON.stringify(instruction.path)} can have unexpected results if the base image changes`,
+          line: instruction.line,
+          endLine: instruction.endLine,
+        });
+      }
+    }
+  }
+}
