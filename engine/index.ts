@@ -3,3 +3,6 @@
  * verbs, so anything the workbench can do a script can do too.
  */
 export * from './errors.js';
+export * from './engine.js';
+export {Engine, resolveRoot} from './facade.js';
+export type {StoredImage} from './store/index.js';

@@ -1,0 +1,507 @@
+/**
+ * The Engine class: the verbs over one store. See engine.ts for the value types it returns.
+ */
+import {createReadStream, watch, type FSWatcher} from 'node:fs';
+import {mkdir, readFile, rename, writeFile} from 'node:fs/promises';
+import {homedir} from 'node:os';
+import {join} from 'node:path';
+import {Readable} from 'node:stream';
+import {pipeline} from 'node:stream/promises';
+import {createGunzip} from 'node:zlib';
+import {UserError} from './errors.js';
+import type {
+  EngineOptions,
+  FileTreeNode,
+  FsckReport,
+  HistoryRow,
+  ImageSummary,
+  ImportOptions,
+  InspectResult,
+  LayerFile,
+  LayerInfo,
+  ListImagesOptions,
+  PruneResult,
+  RemoveResult,
+  WasteReport,
+} from './engine.js';
+import {familiarRepository, historyWithLayers, MediaType, parseReference, type Descriptor, type ImageConfig} from './image/index.js';
+import * as layerModule from './layer/index.js';
+import {deserializeIndex, indexLayer, readLayerMembers, serializeIndex, type LayerIndex} from './layer/index.js';
+
+// TEMPORARY until engine/layer exports them (being written): resolved at call time.
+const layerTree = (...args: unknown[]) => (layerModule as unknown as Record<string, (...a: unknown[]) => unknown>).layerTree(...args);
+const computeWaste = (...args: unknown[]) => (layerModule as unknown as Record<string, (...a: unknown[]) => WasteReport>).computeWaste(...args);
+import {resolveStoreRoot, Store, type StoredImage} from './store/index.js';
+
+/** Resolve the store root as the CLI does: `--root`, STRATA_ROOT, XDG_DATA_HOME, ~/.local/share. */
+export function resolveRoot(options: {flag?: string; env: Readonly<Record<string, string | undefined>>}): string {
+  return resolveStoreRoot({flag: options.flag, env: options.env, home: options.env.HOME ?? homedir()});
+}
+
+/** Unreferenced blobs younger than this survive gc, so a build in flight in another process keeps its layers. */
+const gcGraceMs = 60_000;
+
+export class Engine {
+  readonly root: string;
+  readonly store: Store;
+  private readonly now: () => Date;
+  private readonly indexCache = new Map<string, Promise<LayerIndex>>();
+  private readonly gcKeepers: (() => Promise<Iterable<string>>)[] = [];
+
+  private constructor(store: Store, options: EngineOptions) {
+    this.store = store;
+    this.root = store.root;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  static async open(options: EngineOptions): Promise<Engine> {
+    const store = await Store.open(options.root);
+    return new Engine(store, options);
+  }
+
+  /** Registers extra gc roots (the build cache keeps its layers alive this way). */
+  addGcRoots(provider: () => Promise<Iterable<string>>): void {
+    this.gcKeepers.push(provider);
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open today; the CLI calls this so that future resources have one place to go.
+  }
+
+  // ---- listing -------------------------------------------------------------------------------------
+
+  async listImages(options: ListImagesOptions = {}): Promise<ImageSummary[]> {
+    const images = await this.store.listImages();
+    const childrenOf = new Map<string, string[]>();
+    for (const image of images) {
+      for (const candidate of images) {
+        if (candidate.id !== image.id && isBuiltOn(candidate.config, image.config)) {
+          childrenOf.set(image.id, [...(childrenOf.get(image.id) ?? []), candidate.id]);
+        }
+      }
+    }
+    const filters = options.filters ?? {};
+    const byName = options.repository ? referenceFilter(options.repository, true) : undefined;
+    const byReference = (filters.reference ?? []).map(pattern => referenceFilter(pattern, false));
+    const before = filters.before ? await this.store.resolveImage(filters.before) : undefined;
+    const since = filters.since ? await this.store.resolveImage(filters.since) : undefined;
+
+    const rows: ImageSummary[] = [];
+    for (const image of images) {
+      const children = [...new Set(childrenOf.get(image.id) ?? [])];
+      const labels = image.config.config?.Labels ?? {};
+      const dangling = image.tags.length === 0;
+      if (dangling && children.length > 0 && !options.all) continue;
+      if (filters.dangling !== undefined && filters.dangling !== (dangling && children.length === 0)) continue;
+      if (!matchesLabels(labels, filters.label ?? [])) continue;
+      const created = image.created ? Date.parse(image.created) : 0;
+      if (before && !(created < (Date.parse(before.created ?? '') || 0))) continue;
+      if (since && !(created > (Date.parse(since.created ?? '') || 0))) continue;
+      const summary = (repository: string, tag: string): ImageSummary => ({
+        id: image.id,
+        repository,
+        tag,
+        repoTags: image.tags,
+        digest: image.manifestDigest,
+        created: image.created,
+        size: image.size,
+        labels,
+        dangling,
+        children,
+        containers: [],
+      });
+      if (dangling) {
+        if (byName || byReference.length > 0) continue;
+        rows.push(summary('<none>', '<none>'));
+        continue;
+      }
+      for (const tag of image.tags) {
+        const reference = parseReference(tag);
+        const repository = familiarRepository(reference);
+        const row = summary(repository, reference.tag ?? '<none>');
+        if (byName && !byName(repository, row.tag)) continue;
+        if (byReference.length > 0 && !byReference.some(match => match(repository, row.tag))) continue;
+        rows.push(row);
+      }
+    }
+    return rows;
+  }
+
+  async inspectImages(names: readonly string[]): Promise<InspectResult> {
+    const found: Record<string, unknown>[] = [];
+    const missing: string[] = [];
+    for (const name of names) {
+      try {
+        found.push(inspectObject(await this.store.resolveImage(name)));
+      } catch (error) {
+        if ((error as {code?: string}).code === 'ERR_IMAGE_NOT_FOUND') missing.push(name);
+        else throw error;
+      }
+    }
+    return {found, missing};
+  }
+
+  async history(name: string): Promise<HistoryRow[]> {
+    const image = await this.store.resolveImage(name);
+    const layers = historyWithLayers(image.config);
+    const rows = layers.map((row): HistoryRow => ({
+      id: '<missing>',
+      created: row.entry.created,
+      createdBy: row.entry.created_by ?? '',
+      comment: row.entry.comment ?? '',
+      size: row.layerIndex === undefined ? 0 : (image.manifest.layers[row.layerIndex]?.size ?? 0),
+      emptyLayer: row.emptyLayer,
+      layerIndex: row.layerIndex,
+    }));
+    rows.reverse();
+    if (rows.length > 0) rows[0] = {...rows[0], id: image.id};
+    return rows;
+  }
+
+  async layers(name: string): Promise<LayerInfo[]> {
+    const image = await this.store.resolveImage(name);
+    const byLayer = new Map<number, {created_by?: string; created?: string; comment?: string}>();
+    for (const row of historyWithLayers(image.config)) {
+      if (row.layerIndex !== undefined) byLayer.set(row.layerIndex, row.entry);
+    }
+    return image.manifest.layers.map((layer, index) => ({
+      index,
+      diffId: image.config.rootfs.diff_ids[index],
+      digest: layer.digest,
+      mediaType: layer.mediaType,
+      size: layer.size,
+      createdBy: byLayer.get(index)?.created_by,
+      created: byLayer.get(index)?.created,
+      comment: byLayer.get(index)?.comment,
+    }));
+  }
+
+  // ---- layer contents ------------------------------------------------------------------------------
+
+  /**
+   * The file index of one layer: computed once by streaming the blob, then kept next to the store
+   * (`cache/file-index/<hex>.json`) and in memory, since blobs never change.
+   */
+  async layerIndex(layer: Descriptor, diffId: string): Promise<LayerIndex> {
+    let pending = this.indexCache.get(layer.digest);
+    if (!pending) {
+      pending = this.loadLayerIndex(layer, diffId);
+      this.indexCache.set(layer.digest, pending);
+      pending.catch(() => this.indexCache.delete(layer.digest));
+    }
+    return pending;
+  }
+
+  private async loadLayerIndex(layer: Descriptor, diffId: string): Promise<LayerIndex> {
+    const folder = join(this.root, 'cache', 'file-index');
+    const file = join(folder, `${layer.digest.replace(':', '-')}.json`);
+    try {
+      return deserializeIndex(await readFile(file, 'utf8'));
+    } catch {
+      // Not cached yet (or unreadable): index the blob.
+    }
+    const index = await indexLayer(this.store.content.openBlob(layer.digest));
+    index.diffId ||= diffId;
+    await mkdir(folder, {recursive: true});
+    const temporary = `${file}.${process.pid}.tmp`;
+    await writeFile(temporary, serializeIndex(index));
+    await rename(temporary, file);
+    return index;
+  }
+
+  private async layerIndexes(image: StoredImage, upTo = image.manifest.layers.length - 1): Promise<LayerIndex[]> {
+    const layers = image.manifest.layers.slice(0, upTo + 1);
+    return Promise.all(layers.map((layer, index) => this.layerIndex(layer, image.config.rootfs.diff_ids[index])));
+  }
+
+  /** The tree of what layer `layerIndex` changed, or (aggregate) the whole filesystem up to it. */
+  async layerTree(name: string, layerIndex: number, options: {aggregate: boolean}): Promise<FileTreeNode> {
+    const image = await this.store.resolveImage(name);
+    if (layerIndex < 0 || layerIndex >= image.manifest.layers.length) {
+      throw new UserError('ERR_NO_SUCH_LAYER', `image ${name} has no layer ${layerIndex} (it has ${image.manifest.layers.length})`);
+    }
+    const indexes = await this.layerIndexes(image, layerIndex);
+    return layerTree(indexes, layerIndex, {aggregate: options.aggregate}) as FileTreeNode;
+  }
+
+  async waste(name: string): Promise<WasteReport> {
+    const image = await this.store.resolveImage(name);
+    const indexes = await this.layerIndexes(image);
+    const layers = await this.layers(name);
+    return computeWaste(indexes.map((index, position) => ({index, createdBy: layers[position]?.createdBy})));
+  }
+
+  /**
+   * Up to `limit` bytes of `path` as the image sees it at layer `layerIndex`: read from the topmost layer at
+   * or below it that holds the path.
+   */
+  async readLayerFile(name: string, layerIndex: number, path: string, options: {limit?: number} = {}): Promise<LayerFile> {
+    const limit = options.limit ?? 64 * 1024;
+    const image = await this.store.resolveImage(name);
+    const indexes = await this.layerIndexes(image, layerIndex);
+    const clean = path.replace(/^\/+/, '');
+    for (let position = indexes.length - 1; position >= 0; position--) {
+      const record = indexes[position].files.find(file => file.path === clean);
+      if (!record) {
+        if (indexes[position].whiteouts.includes(clean)) break;
+        continue;
+      }
+      if (record.type !== 'file') {
+        return {path: clean, size: 0, binary: false, content: Buffer.from(record.linkname ? `-> ${record.linkname}` : ''), truncated: false};
+      }
+      const chunks: Buffer[] = [];
+      let taken = 0;
+      await readLayerMembers(this.store.content.openBlob(image.manifest.layers[position].digest), async (member, body) => {
+        if (member.path !== clean) return;
+        for await (const chunk of body) {
+          if (taken < limit) {
+            const part = chunk.subarray(0, limit - taken);
+            chunks.push(part);
+            taken += part.length;
+          }
+        }
+      });
+      const content = Buffer.concat(chunks);
+      return {path: clean, size: record.size, binary: content.includes(0), content, truncated: record.size > content.length};
+    }
+    throw new UserError('ERR_NO_SUCH_FILE', `no file ${path} in layer ${layerIndex} of ${name}`);
+  }
+
+  // ---- changing images -----------------------------------------------------------------------------
+
+  async tag(source: string, target: string): Promise<void> {
+    await this.store.tag(source, target);
+  }
+
+  /**
+   * docker rmi: a tag of an image that has other tags is only untagged; the last tag, or an ID, deletes the
+   * image. Deleting an image that other tags or child images need takes `force`.
+   */
+  async removeImages(names: readonly string[], options: {force?: boolean} = {}): Promise<RemoveResult> {
+    const untagged: string[] = [];
+    const deleted: string[] = [];
+    for (const name of names) {
+      const image = await this.store.resolveImage(name);
+      const short = image.id.slice(7, 19);
+      const byTag = image.tags.includes(familiarOf(name));
+      if (byTag && image.tags.length > 1) {
+        untagged.push((await this.store.untag(name)).reference);
+        continue;
+      }
+      if (!byTag && image.tags.length > 1 && !options.force) {
+        throw new UserError('ERR_CONFLICT', `conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
+      }
+      const children = await this.store.children(image.id);
+      if (children.length > 0 && !options.force) {
+        throw new UserError('ERR_CONFLICT', `conflict: unable to delete ${short} (must be forced) - image has dependent child images`, {
+          hint: `children: ${children.map(child => child.tags[0] ?? child.id.slice(7, 19)).join(', ')}`,
+        });
+      }
+      const removed = await this.store.removeImage(image.id);
+      untagged.push(...removed.untagged);
+      deleted.push(image.id);
+    }
+    if (deleted.length > 0) await this.collectGarbage();
+    return {untagged, deleted};
+  }
+
+  /** docker image prune: dangling images (with `all`, every image without a container). */
+  async pruneImages(options: {all?: boolean} = {}): Promise<PruneResult> {
+    const images = await this.store.listImages();
+    const untagged: string[] = [];
+    const deleted: string[] = [];
+    for (const image of images) {
+      if (!options.all && image.tags.length > 0) continue;
+      const removed = await this.store.removeImage(image.id);
+      untagged.push(...removed.untagged);
+      deleted.push(image.id);
+    }
+    const gc = await this.collectGarbage();
+    return {untagged, deleted, reclaimedBytes: gc.reclaimedBytes};
+  }
+
+  private async collectGarbage() {
+    const keep: string[] = [];
+    for (const provider of this.gcKeepers) keep.push(...(await provider()));
+    return this.store.gc({keep, graceMs: gcGraceMs});
+  }
+
+  // ---- import --------------------------------------------------------------------------------------
+
+  /**
+   * docker import: a root filesystem tar (plain or gzip) becomes a one-layer image. The layer is stored
+   * uncompressed and indexed before the image exists, so an archive that would escape its root is refused
+   * and nothing is tagged.
+   */
+  async importImage(options: ImportOptions): Promise<StoredImage> {
+    const reference = options.reference ? parseReference(options.reference) : undefined;
+    const input = typeof options.source === 'string' ? await openArchive(options.source) : options.source;
+    const writer = this.store.content.createBlobWriter();
+    let layer;
+    try {
+      const {stream, gzip} = await sniffGzip(input);
+      if (gzip) await pipeline(stream, createGunzip(), writer);
+      else await pipeline(stream, writer);
+      layer = await writer.commit();
+    } catch (error) {
+      await writer.abort().catch(() => undefined);
+      throw asArchiveError(error, typeof options.source === 'string' ? options.source : '-');
+    }
+    const descriptor: Descriptor = {mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size};
+    try {
+      await this.layerIndex(descriptor, layer.digest);
+    } catch (error) {
+      throw asArchiveError(error, typeof options.source === 'string' ? options.source : '-');
+    }
+    const created = this.now().toISOString();
+    const config: ImageConfig = {
+      architecture: hostArchitecture(),
+      os: 'linux',
+      created,
+      config: {},
+      rootfs: {type: 'layers', diff_ids: [layer.digest]},
+      history: [{created, created_by: '', comment: options.message ?? `Imported from ${typeof options.source === 'string' ? options.source : '-'}`}],
+    };
+    if (options.changes && options.changes.length > 0) {
+      const {applyConfigChanges} = await import('./build/changes.js');
+      config.config = applyConfigChanges(config.config ?? {}, options.changes);
+    }
+    return this.store.putImage({config, layers: [descriptor], tags: reference ? [options.reference!] : []});
+  }
+
+  // ---- checking and watching -----------------------------------------------------------------------
+
+  async fsck(): Promise<FsckReport> {
+    const problems = await this.store.fsck();
+    const blobs = (await this.store.content.listBlobs()).length;
+    const images = (await this.store.readIndex()).manifests.length;
+    return {problems, blobs, images};
+  }
+
+  /**
+   * Calls `onChange` (debounced) when index.json is replaced, which every tag, untag, build and import in any
+   * process does. Returns a function that stops watching.
+   */
+  watchStore(onChange: () => void, options: {debounceMs?: number} = {}): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(this.root, (_event, file) => {
+        if (file !== 'index.json') return;
+        clearTimeout(timer);
+        timer = setTimeout(onChange, options.debounceMs ?? 50);
+      });
+    } catch {
+      return () => undefined;
+    }
+    return () => {
+      clearTimeout(timer);
+      watcher?.close();
+    };
+  }
+}
+
+function familiarOf(name: string): string {
+  try {
+    const reference = parseReference(name);
+    return reference.digest ? name : `${familiarRepository(reference)}:${reference.tag}`;
+  } catch {
+    return name;
+  }
+}
+
+/** True when `child`'s layers start with all of `parent`'s and it has more. */
+function isBuiltOn(child: ImageConfig, parent: ImageConfig): boolean {
+  const a = child.rootfs?.diff_ids ?? [];
+  const b = parent.rootfs?.diff_ids ?? [];
+  return b.length > 0 && a.length > b.length && b.every((diffId, index) => a[index] === diffId);
+}
+
+/** docker's reference filter: a glob on the familiar repository and, when given, the tag. */
+function referenceFilter(pattern: string, exactRepository: boolean): (repository: string, tag: string) => boolean {
+  const lastColon = pattern.lastIndexOf(':');
+  const hasTag = lastColon > pattern.lastIndexOf('/');
+  const repositoryPattern = hasTag ? pattern.slice(0, lastColon) : pattern;
+  const tagPattern = hasTag ? pattern.slice(lastColon + 1) : undefined;
+  const repositoryMatch = exactRepository ? exactMatcher(repositoryPattern) : globMatcher(repositoryPattern);
+  const tagMatch = tagPattern === undefined ? () => true : exactRepository ? exactMatcher(tagPattern) : globMatcher(tagPattern);
+  return (repository, tag) => repositoryMatch(repository) && tagMatch(tag);
+}
+
+function exactMatcher(text: string): (value: string) => boolean {
+  const familiar = text.replace(/^docker\.io\/(library\/)?/, '');
+  return value => value === familiar;
+}
+
+function globMatcher(pattern: string): (value: string) => boolean {
+  const source = pattern
+    .split('')
+    .map(character => (character === '*' ? '[^/]*' : character === '?' ? '[^/]' : character.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  const expression = new RegExp(`^${source}$`);
+  return value => expression.test(value);
+}
+
+function matchesLabels(labels: Readonly<Record<string, string>>, wanted: readonly string[]): boolean {
+  return wanted.every(filter => {
+    const equals = filter.indexOf('=');
+    if (equals < 0) return filter in labels;
+    return labels[filter.slice(0, equals)] === filter.slice(equals + 1);
+  });
+}
+
+/** The JSON docker's `image inspect` prints (API 1.52 shape: empty optional fields omitted). */
+function inspectObject(image: StoredImage): Record<string, unknown> {
+  const config = image.config;
+  const object: Record<string, unknown> = {
+    Id: image.id,
+    RepoTags: image.tags,
+    RepoDigests: [],
+  };
+  if (config.comment) object.Comment = config.comment;
+  object.Created = config.created ?? '0001-01-01T00:00:00Z';
+  if (config.author) object.Author = config.author;
+  object.Config = config.config ?? {};
+  object.Architecture = config.architecture;
+  if (config.variant) object.Variant = config.variant;
+  object.Os = config.os;
+  if (config['os.version']) object.OsVersion = config['os.version'];
+  object.Size = image.size;
+  object.GraphDriver = {Name: 'strata', Data: null};
+  object.RootFS = {Type: 'layers', Layers: config.rootfs.diff_ids};
+  object.Metadata = {LastTagTime: '0001-01-01T00:00:00Z'};
+  object.Descriptor = image.target;
+  return object;
+}
+
+function hostArchitecture(): string {
+  const map: Record<string, string> = {x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm'};
+  return map[process.arch] ?? process.arch;
+}
+
+async function openArchive(path: string): Promise<Readable> {
+  const stream = createReadStream(path);
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', error => reject(new UserError('ERR_ARCHIVE_UNREADABLE', `open ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)));
+  });
+  return stream;
+}
+
+/** The archive's bytes from the start again, and whether they are gzip (sniffed from the magic bytes). */
+async function sniffGzip(input: Readable): Promise<{stream: Readable; gzip: boolean}> {
+  const iterator = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await iterator.next();
+  const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
+  async function* replay(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  }
+  return {stream: Readable.from(replay(), {objectMode: false}), gzip: head[0] === 0x1f && head[1] === 0x8b};
+}
+
+function asArchiveError(error: unknown, source: string): Error {
+  if (error instanceof UserError) return new UserError(error.code, `import ${source}: ${error.message}`, {cause: error});
+  const message = error instanceof Error ? error.message : String(error);
+  return new UserError('ERR_ARCHIVE_INVALID', `import ${source}: not a valid tar archive (${message})`, {cause: error});
+}
