@@ -1,3 +1,5 @@
 /** Extracted layers keyed by chain ID, and reading a stack of them as one root filesystem. */
 export * from './stack.js';
 export {mergeStackInto} from './merge.js';
+export {Snapshots, SnapshotDigestError} from './snapshots.js';
+export type {SnapshotInfo, SnapshotSource} from './snapshots.js';
