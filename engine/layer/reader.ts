@@ -108,6 +108,8 @@ export async function readLayerMembers(
     entries++;
     let ended = false;
     body.on('end', () => (ended = true));
+    // A stopped read destroys the member stream with the same error; it is reported once, by the pipeline.
+    body.on('error', () => {});
     const proceed = () => {
       if (ended) return next();
       body.on('end', () => next());

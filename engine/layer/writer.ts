@@ -113,9 +113,9 @@ export async function writeGzipLayer(
   return {...written, digest: `sha256:${hash.digest('hex')}`, compressedSize};
 }
 
-async function sortedEntries(entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>): Promise<LayerEntry[]> {
+async function sortedEntries(input: Iterable<LayerEntry> | AsyncIterable<LayerEntry>): Promise<LayerEntry[]> {
   const keyed: {key: string; entry: LayerEntry}[] = [];
-  for await (const entry of entries) {
+  for await (const entry of input) {
     validateEntry(entry);
     keyed.push({key: layerSortKey(entry.path), entry});
   }
@@ -126,14 +126,46 @@ async function sortedEntries(entries: Iterable<LayerEntry> | AsyncIterable<Layer
     if (i > 0 && keyed[i - 1].entry.path === path) throw new LayerEntryError(path, 'appears twice');
     positions.set(path, i);
   }
-  for (let i = 0; i < keyed.length; i++) {
-    const {entry} = keyed[i];
+  const entries = keyed.map(item => item.entry);
+  anchorHardlinks(entries, positions);
+  return entries;
+}
+
+/**
+ * A tar hardlink must come after the file it names. Sorting can put a link first, so within each group of
+ * links to one file, the first path in layer order becomes the file (an inode's metadata is shared, so only
+ * the content source moves) and every other path links to it.
+ */
+function anchorHardlinks(entries: LayerEntry[], positions: Map<string, number>): void {
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i];
     if (entry.type !== 'hardlink') continue;
-    const target = positions.get(entry.linkname!);
-    if (target !== undefined && target > i) throw new LayerEntryError(entry.path, 'is a hardlink written before its target');
-    if (target === i) throw new LayerEntryError(entry.path, 'is a hardlink to itself');
+    let target = positions.get(entry.linkname!);
+    const seen = new Set<number>([i]);
+    while (target !== undefined && entries[target].type === 'hardlink' && !seen.has(target)) {
+      seen.add(target);
+      target = positions.get(entries[target].linkname!);
+    }
+    if (target === undefined) continue; // A file in a lower layer: nothing to order.
+    if (seen.has(target)) throw new LayerEntryError(entry.path, 'is a hardlink cycle');
+    const group = groups.get(target) ?? [target];
+    group.push(i);
+    groups.set(target, group);
   }
-  return keyed.map(item => item.entry);
+  for (const [fileIndex, members] of groups) {
+    const first = Math.min(...members);
+    const file = entries[fileIndex];
+    if (file.type !== 'file') {
+      throw new LayerEntryError(entries[members[1]].path, `is a hardlink to ${file.type} ${file.path}`);
+    }
+    entries[first] = {...file, path: entries[first].path};
+    for (const index of members) {
+      if (index === first) continue;
+      const {content: _content, sourcePath: _source, size: _size, ...link} = entries[index];
+      entries[index] = {...link, type: 'hardlink', linkname: entries[first].path};
+    }
+  }
 }
 
 function validateEntry(entry: LayerEntry): void {
