@@ -87,6 +87,11 @@ export interface StoreOptions {
   readonly create?: boolean;
   /** The platform to pick from multi-platform indexes (default linux and the host architecture). */
   readonly platform?: Platform;
+  /**
+   * After how long a lock whose holder stopped refreshing it (a killed process) is taken over
+   * (default 10 s, minimum 2 s). Every process sharing a store should use the same value.
+   */
+  readonly lockStaleMs?: number;
 }
 
 /** What an entry of index.json says, read without loading blobs. */
@@ -217,7 +222,7 @@ export class Store {
   private readonly loaded = new BlobCache<LoadedTarget>(20_000);
   private indexCache?: {key: string; index: ImageIndex};
 
-  private constructor(root: string, platform: Platform) {
+  private constructor(root: string, platform: Platform, lockStaleMs?: number) {
     this.root = root;
     this.paths = {
       root,
@@ -232,7 +237,7 @@ export class Store {
     };
     this.platform = platform;
     this.content = new FileContentStore(this.paths.blobs, this.paths.tmp);
-    this.lock = new StoreLock(root, this.paths.index, this.paths.lock);
+    this.lock = new StoreLock(root, this.paths.index, this.paths.lock, lockStaleMs);
   }
 
   /**
@@ -240,7 +245,7 @@ export class Store {
    * A folder that holds other things and no `oci-layout` is refused: the store never writes into it.
    */
   static async open(root: string, options: StoreOptions = {}): Promise<Store> {
-    const store = new Store(root, options.platform ?? hostPlatform());
+    const store = new Store(root, options.platform ?? hostPlatform(), options.lockStaleMs);
     const create = options.create ?? true;
     let stats;
     try {
