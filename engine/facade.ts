@@ -293,9 +293,8 @@ export class Engine {
       }
       const children = await this.store.children(image.id);
       if (children.length > 0 && !options.force) {
-        throw new UserError('ERR_CONFLICT', `conflict: unable to delete ${short} (must be forced) - image has dependent child images`, {
-          hint: `children: ${children.map(child => child.tags[0] ?? child.id.slice(7, 19)).join(', ')}`,
-        });
+        const names = children.map(child => child.tags[0] ?? child.id.slice(7, 19)).join(', ');
+        throw new UserError('ERR_CONFLICT', `conflict: unable to delete ${short} (must be forced) - image has dependent child images (${names})`);
       }
       const removed = await this.store.removeImage(image.id);
       untagged.push(...removed.untagged);

@@ -89,7 +89,6 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       const excerpt = (error as {excerpt?: string}).excerpt;
       io.stderr.write(`Error: ${error.message}\n`);
       if (excerpt) io.stderr.write(`${excerpt}\n`);
-      if (error.hint) io.stderr.write(`${error.hint}\n`);
       return 1;
     }
     throw error;
