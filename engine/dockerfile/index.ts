@@ -84,3 +84,5 @@ export {processWord, processWords, substitute, expandHeredocBody} from './shell-
 export type {ShellEnv, LexOptions, SubstitutionResult} from './shell-lexer.js';
 export {DockerfileSyntaxError, SubstitutionError, DockerignoreError} from './errors.js';
 export {dumpAst, dumpNode, goQuote} from './dump.js';
+export {parseDockerignore} from './dockerignore.js';
+export type {DockerignoreMatcher, DockerignorePattern, DockerignoreOptions} from './dockerignore.js';
