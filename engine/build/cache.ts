@@ -1,0 +1,204 @@
+/**
+ * The build cache under `<store root>/cache/`:
+ *
+ *   records/<key hex>.json   cache key -> the layer the step made (diffId, size, creation time)
+ *   steps/<id hex>.json      per (Dockerfile path, stage, step index): the inputs of the last build of that
+ *                            step, so a miss can say what changed
+ *   context/<dir hex>.json   content hashes of context files by (path, size, mtime, inode)
+ *
+ * Contract: records are written atomically (temporary file + rename) and are only trusted when the store still
+ * holds their layer blob; a damaged or missing record is a miss, never an error. `cacheRoots` lists the blobs
+ * records refer to, so `store.gc({keep})` keeps them alive; `pruneCache` forgets everything.
+ */
+import {createHash} from 'node:crypto';
+import {mkdir, readdir, readFile, rename, rm, writeFile} from 'node:fs/promises';
+import {join} from 'node:path';
+
+export interface CacheRecord {
+  readonly key: string;
+  /** DiffID (= blob digest: layers are stored uncompressed) of the layer the step made. */
+  readonly diffId: string;
+  readonly size: number;
+  /** ISO time the layer was first made; becomes the history entry's `created`, so rebuilds are stable. */
+  readonly created: string;
+}
+
+/** The inputs of one step, recorded to explain the next miss. */
+export interface StepInputs {
+  readonly key: string;
+  readonly instruction: string;
+  /** State the step starts from: the ChainID of the layers below ('' for scratch). */
+  readonly parent: string;
+  /** True for the first step of a stage (its parent is the base image). */
+  readonly first: boolean;
+  /** ARG values the step sees (declared ARGs with a value). */
+  readonly args: Readonly<Record<string, string>>;
+  /** ENV values the step sees (RUN only; ARG names left out). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** User, workdir, shell and network of a RUN. */
+  readonly settings?: Readonly<Record<string, string>>;
+  /** For COPY/ADD from the context: path (relative to the context) -> checksum of type, mode and content. */
+  readonly files?: Readonly<Record<string, string>>;
+  /** For COPY --from: the source state. */
+  readonly source?: string;
+}
+
+export function cacheDir(root: string): string {
+  return join(root, 'cache');
+}
+
+export function hexOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function hexPart(digest: string): string {
+  return digest.startsWith('sha256:') ? digest.slice(7) : hexOf(digest);
+}
+
+async function writeAtomic(path: string, data: string): Promise<void> {
+  await mkdir(join(path, '..'), {recursive: true});
+  const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await writeFile(temporary, data);
+  await rename(temporary, path);
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export class BuildCache {
+  readonly dir: string;
+  constructor(root: string) {
+    this.dir = cacheDir(root);
+  }
+
+  async getRecord(key: string): Promise<CacheRecord | undefined> {
+    const record = await readJson<CacheRecord>(join(this.dir, 'records', hexPart(key) + '.json'));
+    if (!record || record.key !== key || typeof record.diffId !== 'string') return undefined;
+    return record;
+  }
+
+  async putRecord(record: CacheRecord): Promise<void> {
+    await writeAtomic(join(this.dir, 'records', hexPart(record.key) + '.json'), JSON.stringify(record));
+  }
+
+  async getStepInputs(stepId: string): Promise<StepInputs | undefined> {
+    return readJson<StepInputs>(join(this.dir, 'steps', hexOf(stepId) + '.json'));
+  }
+
+  async putStepInputs(stepId: string, inputs: StepInputs): Promise<void> {
+    await writeAtomic(join(this.dir, 'steps', hexOf(stepId) + '.json'), JSON.stringify(inputs));
+  }
+
+  contextHashFile(contextDir: string): string {
+    return join(this.dir, 'context', hexOf(contextDir).slice(0, 32) + '.json');
+  }
+}
+
+/** Identifies one Dockerfile step across builds, for miss reasons. */
+export function stepIdentity(dockerfile: string, stage: string, index: number): string {
+  return `${dockerfile}\0${stage}\0${index}`;
+}
+
+/** The cache key of a step: a digest over its parent state and its resolved definition. */
+export function cacheKeyFor(parent: string, definition: unknown): string {
+  return 'sha256:' + hexOf(JSON.stringify({v: 1, parent, definition}));
+}
+
+/** Blob digests that cache records keep alive (pass to `store.gc({keep})`). */
+export async function cacheRoots(root: string): Promise<string[]> {
+  const dir = join(cacheDir(root), 'records');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const roots = new Set<string>();
+  await Promise.all(
+    names
+      .filter(name => name.endsWith('.json'))
+      .map(async name => {
+        const record = await readJson<CacheRecord>(join(dir, name));
+        if (record && typeof record.diffId === 'string') roots.add(record.diffId);
+      }),
+  );
+  return [...roots].sort();
+}
+
+export interface PruneResult {
+  /** Cache records removed. */
+  readonly records: number;
+  /** Layer blobs those records referred to (they become collectable when no image uses them). */
+  readonly layers: readonly string[];
+}
+
+/** Empty the build cache. Layers stay in the store until its gc finds nothing referencing them. */
+export async function pruneCache(root: string): Promise<PruneResult> {
+  const layers = await cacheRoots(root);
+  let records = 0;
+  try {
+    records = (await readdir(join(cacheDir(root), 'records'))).filter(name => name.endsWith('.json')).length;
+  } catch {
+    // No cache yet.
+  }
+  await rm(cacheDir(root), {recursive: true, force: true});
+  return {records, layers};
+}
+
+/**
+ * Why a step missed, comparing its inputs with those of the last build of the same Dockerfile step.
+ * The first difference found, in the order a user thinks about them.
+ */
+export function explainMiss(previous: StepInputs | undefined, current: StepInputs, options: {noCache: boolean}): string {
+  if (options.noCache) return '--no-cache';
+  if (!previous) return 'no cache record';
+  if (previous.parent !== current.parent) return current.first ? 'base image changed' : 'previous step changed';
+  if (previous.instruction !== current.instruction) return 'instruction changed';
+  const argNames = [...new Set([...Object.keys(previous.args), ...Object.keys(current.args)])].sort();
+  for (const name of argNames) if (previous.args[name] !== current.args[name]) return `ARG ${name} changed`;
+  if (previous.env || current.env) {
+    const envNames = [...new Set([...Object.keys(previous.env ?? {}), ...Object.keys(current.env ?? {})])].sort();
+    for (const name of envNames) if (previous.env?.[name] !== current.env?.[name]) return `ENV ${name} changed`;
+  }
+  if (previous.settings || current.settings) {
+    const names = [...new Set([...Object.keys(previous.settings ?? {}), ...Object.keys(current.settings ?? {})])].sort();
+    for (const name of names) if (previous.settings?.[name] !== current.settings?.[name]) return `${name} changed`;
+  }
+  if (previous.source !== current.source) return 'source stage changed';
+  if (previous.files || current.files) {
+    const reason = describeFileChanges(previous.files ?? {}, current.files ?? {});
+    if (reason) return reason;
+  }
+  return 'no cache record';
+}
+
+/** `src/app.js changed`, `src/new.js added`, `2 files changed under src/`, or undefined when equal. */
+export function describeFileChanges(before: Readonly<Record<string, string>>, after: Readonly<Record<string, string>>): string | undefined {
+  const changed: {path: string; how: 'changed' | 'added' | 'removed'}[] = [];
+  for (const [path, checksum] of Object.entries(after)) {
+    if (!(path in before)) changed.push({path, how: 'added'});
+    else if (before[path] !== checksum) changed.push({path, how: 'changed'});
+  }
+  for (const path of Object.keys(before)) if (!(path in after)) changed.push({path, how: 'removed'});
+  if (changed.length === 0) return undefined;
+  if (changed.length === 1) return `${changed[0].path} ${changed[0].how}`;
+  const how = changed.every(change => change.how === changed[0].how) ? changed[0].how : 'changed';
+  const common = commonDirectory(changed.map(change => change.path));
+  return common ? `${changed.length} files ${how} under ${common}/` : `${changed.length} files ${how}`;
+}
+
+function commonDirectory(paths: readonly string[]): string {
+  let prefix = paths[0].split('/').slice(0, -1);
+  for (const path of paths.slice(1)) {
+    const parts = path.split('/').slice(0, -1);
+    let length = 0;
+    while (length < prefix.length && length < parts.length && prefix[length] === parts[length]) length++;
+    prefix = prefix.slice(0, length);
+  }
+  return prefix.join('/');
+}
