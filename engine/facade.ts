@@ -32,6 +32,11 @@ import {deserializeIndex, indexLayer, readLayerMembers, serializeIndex, type Lay
 const layerTree = (...args: unknown[]) => (layerModule as unknown as Record<string, (...a: unknown[]) => unknown>).layerTree(...args);
 const computeWaste = (...args: unknown[]) => (layerModule as unknown as Record<string, (...a: unknown[]) => WasteReport>).computeWaste(...args);
 import {resolveStoreRoot, Store, type StoredImage} from './store/index.js';
+import {build, type BuildHooks, type BuildOptions, type BuildResult} from './build/build.js';
+import {cacheRoots, pruneCache, type PruneResult as CachePruneResult} from './build/cache.js';
+
+/** What `Engine.build` takes: the builder's options without the store, which the engine supplies. */
+export type EngineBuildOptions = Omit<BuildOptions, 'store' | 'root'>;
 
 /** Resolve the store root as the CLI does: `--root`, STRATA_ROOT, XDG_DATA_HOME, ~/.local/share. */
 export function resolveRoot(options: {flag?: string; env: Readonly<Record<string, string | undefined>>}): string {
@@ -52,6 +57,7 @@ export class Engine {
     this.store = store;
     this.root = store.root;
     this.now = options.now ?? (() => new Date());
+    this.gcKeepers.push(() => cacheRoots(this.root));
   }
 
   static async open(options: EngineOptions): Promise<Engine> {
@@ -323,6 +329,20 @@ export class Engine {
     const keep: string[] = [];
     for (const provider of this.gcKeepers) keep.push(...(await provider()));
     return this.store.gc({keep, graceMs: gcGraceMs});
+  }
+
+  // ---- building ------------------------------------------------------------------------------------
+
+  /** Build a Dockerfile (see engine/build): events go to `hooks.onEvent`; the result names the image. */
+  build(options: EngineBuildOptions, hooks: BuildHooks = {}): Promise<BuildResult> {
+    return build({...options, store: this.store, now: options.now ?? this.now}, hooks);
+  }
+
+  /** `strata builder prune`: forget every cache record, then let gc reclaim the layers no image uses. */
+  async pruneBuildCache(): Promise<CachePruneResult & {reclaimedBytes: number}> {
+    const pruned = await pruneCache(this.root);
+    const gc = await this.collectGarbage();
+    return {...pruned, reclaimedBytes: gc.reclaimedBytes};
   }
 
   // ---- import --------------------------------------------------------------------------------------

@@ -6,3 +6,8 @@ export * from './errors.js';
 export * from './engine.js';
 export {Engine, resolveRoot} from './facade.js';
 export type {StoredImage} from './store/index.js';
+export type {EngineBuildOptions} from './facade.js';
+export type {BuildEvent, BuildEventType, StepSummary} from './build/events.js';
+export type {BuildResult} from './build/build.js';
+export {createPrinter, type ProgressMode, type ProgressPrinter} from './build/progress.js';
+export {demoContext, demoImage, demoStoreRoot, prepareDemo} from './demo.js';

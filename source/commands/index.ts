@@ -1,6 +1,7 @@
 import {Command, CommanderError} from 'commander';
-import {Engine, isUserError, resolveRoot} from '../../engine/index.js';
+import {demoStoreRoot, Engine, isUserError, resolveRoot} from '../../engine/index.js';
 import type {CliContext} from './context.js';
+import {configureDemoCommand} from './demo.js';
 import {configureFsckCommand} from './fsck.js';
 import {configureHistoryCommand} from './history.js';
 import {configureImagesCommand} from './images.js';
@@ -8,6 +9,7 @@ import {configureImportCommand} from './import.js';
 import {configureInspectCommand} from './inspect.js';
 import {configureImagePruneCommand, configureRmiCommand} from './rmi.js';
 import {configureTagCommand} from './tag.js';
+import {openWorkbench, registerUiCommand} from './ui.js';
 
 export interface CliIo {
   readonly stdout: CliContext['stdout'];
@@ -37,6 +39,9 @@ export function createProgram(context: CliContext): Command {
   configureRmiCommand(program.command('rmi'), context);
   configureImportCommand(program.command('import'), context);
   configureFsckCommand(program.command('fsck'), context);
+  configureDemoCommand(program.command('demo'), context);
+  registerUiCommand(program, () => context.engine());
+  program.action(async () => openWorkbench(() => context.engine(), {env: context.env}));
 
   const image = program.command('image').description('Manage images');
   configureImagesCommand(image.command('ls').alias('list'), context);
@@ -68,7 +73,9 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     ...io,
     now: io.now ?? (() => new Date()),
     root() {
-      root ??= resolveRoot({flag: program?.opts().root as string | undefined, env: io.env});
+      const flag = program?.opts().root as string | undefined;
+      // The demo keeps a store of its own unless --root names one.
+      root ??= !flag && argv[0] === 'demo' ? demoStoreRoot() : resolveRoot({flag, env: io.env});
       return root;
     },
     engine() {
