@@ -199,6 +199,49 @@ async function removeRootfsStubs(created: readonly CreatedStub[], parents: Reado
   for (const [path, stats] of parents) await utimes(path, stats.atime, stats.mtime).catch(() => {});
 }
 
+/** fstab fields escape space, tab, newline and backslash as octal. */
+function fstabField(value: string): string {
+  return value.replace(/[\\ \t\n]/g, char => `\\${char.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
+
+const deviceNodes = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+/**
+ * The step's /dev, prepared on the host (no process needed): empty files as bind targets for the host's
+ * device nodes, folders for devpts and shm, and the usual symlinks. Bound over the rootfs's /dev, so what the
+ * command writes there lands in the scratch folder, never in the layer.
+ */
+async function prepareDev(devDir: string): Promise<void> {
+  await mkdir(devDir, {mode: 0o755});
+  await Promise.all([
+    ...deviceNodes.map(name => writeFile(join(devDir, name), '', {mode: 0o666})),
+    mkdir(join(devDir, 'pts')),
+    mkdir(join(devDir, 'shm')),
+    symlink('pts/ptmx', join(devDir, 'ptmx')),
+    symlink('/proc/self/fd', join(devDir, 'fd')),
+    symlink('/proc/self/fd/0', join(devDir, 'stdin')),
+    symlink('/proc/self/fd/1', join(devDir, 'stdout')),
+    symlink('/proc/self/fd/2', join(devDir, 'stderr')),
+    symlink('/proc/kcore', join(devDir, 'core')),
+  ]);
+}
+
+/** Everything mounted inside the rootfs after the rootfs itself, in order, as one fstab for `mount -a`. */
+function fstabFor(rootDir: string, devDir: string, filesDir: string, mounts: {etc: boolean; sys: boolean}): string {
+  const lines: Array<[string, string, string, string]> = [
+    ['proc', join(rootDir, 'proc'), 'proc', 'nosuid,nodev,noexec'],
+    [devDir, join(rootDir, 'dev'), 'none', 'bind'],
+    ...deviceNodes.map(name => [`/dev/${name}`, join(rootDir, 'dev', name), 'none', 'bind'] as [string, string, string, string]),
+    ['devpts', join(rootDir, 'dev/pts'), 'devpts', 'newinstance,ptmxmode=0666,mode=0620'],
+    ['shm', join(rootDir, 'dev/shm'), 'tmpfs', 'nosuid,nodev,noexec,mode=1777,size=65536k'],
+  ];
+  if (mounts.sys) lines.push(['sysfs', join(rootDir, 'sys'), 'sysfs', 'ro,nosuid,nodev,noexec']);
+  if (mounts.etc) {
+    for (const name of ['hosts', 'resolv.conf', 'hostname']) lines.push([join(filesDir, name), join(rootDir, 'etc', name), 'none', 'bind']);
+  }
+  return lines.map(fields => `${fields.map(fstabField).join(' ')} 0 0\n`).join('');
+}
+
 function hostsFile(hostname: string, extra: readonly string[] = []): string {
   return [`127.0.0.1\tlocalhost ${hostname}`, '::1\tlocalhost ip6-localhost ip6-loopback', ...extra, ''].join('\n');
 }
@@ -406,11 +449,15 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
   const rootDir = join(workDir, 'root');
   const layersDir = join(workDir, 'layers');
   const ovlWork = join(workDir, 'ovl');
+  const devDir = join(workDir, 'dev');
+  // sysfs belongs to the network namespace: a user namespace may mount it only over a network of its own.
+  const sysAllowed = isRoot || options.network === 'none';
   await mkdir(workDir, {recursive: true});
   await Promise.all([mkdir(filesDir), mkdir(rootDir), mkdir(layersDir), mkdir(ovlWork), mkdir(options.upperDir, {recursive: true})]);
   await Promise.all([
     writeFile(join(filesDir, 'hosts'), hostsFile(hostname, options.extraHosts)),
     writeFile(join(filesDir, 'hostname'), `${hostname}\n`),
+    prepareDev(devDir),
     (options.resolvConf !== undefined ? Promise.resolve(options.resolvConf) : hostResolvConf()).then(text =>
       writeFile(join(filesDir, 'resolv.conf'), text),
     ),
@@ -447,15 +494,15 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
       await Promise.all(options.lowerDirs.map((dir, index) => symlink(dir, join(layersDir, String(index)))));
       const lower = ['s', ...options.lowerDirs.map((_, index) => String(index)).reverse()].join(':');
       const cwd = await resolveInStack([...options.lowerDirs, stubDir], options.cwd || '/');
+      const cwdExists = (await lookupInStack([...options.lowerDirs, stubDir], cwd))?.stats.isDirectory() ?? false;
+      await writeFile(join(filesDir, 'fstab'), fstabFor(rootDir, devDir, filesDir, {etc, sys: sys && sysAllowed}));
       const command = commandLine(tools, options, user, rootDir, cwd, canSetGroups);
       const result = await attempt(tools, options, unshareArgs, {
         ...baseEnv,
         STRATA_MODE: 'overlay',
         STRATA_ROOT: rootDir,
         STRATA_LOWER: lower,
-        STRATA_CWD: cwd,
-        STRATA_ETC: etc ? '1' : '0',
-        STRATA_SYS: sys ? '1' : '0',
+        STRATA_MKDIR: cwdExists ? '' : cwd,
       }, command, filesDir);
       if (result.outcome === 'ran') return {exitCode: result.exitCode, mode, ...maps};
       if (options.mode === 'overlay') {
@@ -474,15 +521,15 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
     const stubs = await createRootfsStubs(rootfs);
     try {
       const cwd = await resolveInStack([rootfs], options.cwd || '/');
+      const cwdExists = (await lstat(join(rootfs, cwd)).catch(() => null))?.isDirectory() ?? false;
+      await writeFile(join(filesDir, 'fstab'), fstabFor(rootfs, devDir, filesDir, {etc: stubs.etc, sys: stubs.sys && sysAllowed}));
       const command = commandLine(tools, options, user, rootfs, cwd, canSetGroups);
       const result = await attempt(tools, options, unshareArgs, {
         ...baseEnv,
         STRATA_MODE: 'copy',
         STRATA_ROOT: rootfs,
         STRATA_LOWER: '',
-        STRATA_CWD: cwd,
-        STRATA_ETC: stubs.etc ? '1' : '0',
-        STRATA_SYS: stubs.sys ? '1' : '0',
+        STRATA_MKDIR: cwdExists ? '' : cwd,
       }, command, filesDir);
       return {exitCode: result.exitCode, mode: 'copy', ...maps};
     } finally {
