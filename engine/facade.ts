@@ -32,7 +32,7 @@ import {deserializeIndex, indexLayer, readLayerMembers, serializeIndex, type Lay
 const layerTree = (...args: unknown[]) => (layerModule as unknown as Record<string, (...a: unknown[]) => unknown>).layerTree(...args);
 const computeWaste = (...args: unknown[]) => (layerModule as unknown as Record<string, (...a: unknown[]) => WasteReport>).computeWaste(...args);
 import {resolveStoreRoot, Store, type StoredImage} from './store/index.js';
-import {build, type BuildHooks, type BuildOptions, type BuildResult} from './build/build.js';
+import type {BuildHooks, BuildOptions, BuildResult} from './build/build.js';
 import {cacheRoots, pruneCache, type PruneResult as CachePruneResult} from './build/cache.js';
 
 /** What `Engine.build` takes: the builder's options without the store, which the engine supplies. */
@@ -334,7 +334,9 @@ export class Engine {
   // ---- building ------------------------------------------------------------------------------------
 
   /** Build a Dockerfile (see engine/build): events go to `hooks.onEvent`; the result names the image. */
-  build(options: EngineBuildOptions, hooks: BuildHooks = {}): Promise<BuildResult> {
+  async build(options: EngineBuildOptions, hooks: BuildHooks = {}): Promise<BuildResult> {
+    // Loaded on first use: commands that do not build start without the builder's module graph.
+    const {build} = await import('./build/build.js');
     return build({...options, store: this.store, now: options.now ?? this.now}, hooks);
   }
 

@@ -11,3 +11,4 @@ export type {BuildEvent, BuildEventType, StepSummary} from './build/events.js';
 export type {BuildResult} from './build/build.js';
 export {createPrinter, type ProgressMode, type ProgressPrinter} from './build/progress.js';
 export {demoContext, demoImage, demoStoreRoot, prepareDemo} from './demo.js';
+export {readWorkbenchConfig, workbenchConfigPath, type WorkbenchConfig, type WorkbenchConfigResult} from './workbench.js';
