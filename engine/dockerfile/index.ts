@@ -86,3 +86,5 @@ export {DockerfileSyntaxError, SubstitutionError, DockerignoreError} from './err
 export {dumpAst, dumpNode, goQuote} from './dump.js';
 export {parseDockerignore} from './dockerignore.js';
 export type {DockerignoreMatcher, DockerignorePattern, DockerignoreOptions} from './dockerignore.js';
+export {formatDockerfileExcerpt} from './excerpt.js';
+export type {ExcerptOptions} from './excerpt.js';

@@ -799,7 +799,8 @@ function lintStage(stage: {instructions: Instruction[]}, warnings: DockerfileWar
     }
     if (instruction.kind === 'workdir') {
       const path = instruction.path.replace(/^["']|["']$/g, '');
-      if (path.startsWith('/') || path.startsWith('$')) hasAbsoluteWorkdir = true;
+      // `/x`, `$DIR` (unknown until build time) and Windows `C:\x` count as absolute
+      if (/^([/\\$]|[a-zA-Z]:[/\\])/.test(path)) hasAbsoluteWorkdir = true;
       else if (!hasAbsoluteWorkdir) {
         warnings.push({
           rule: 'WorkdirRelativePath',
