@@ -24,7 +24,7 @@ import {promises as fs} from 'node:fs';
 import {join} from 'node:path';
 import {arch as hostArch} from 'node:os';
 import {StrataError} from '../errors.js';
-import {parseDigest} from '../image/digest.js';
+import {parseDigest, sha256Digest} from '../image/digest.js';
 import {
   familiarString, fullString, parseReference, tryParseReference, type Reference,
 } from '../image/reference.js';
@@ -418,6 +418,7 @@ export class Store {
   /** Groups index entries by target digest, in index order, with their familiar tags. */
   private groupEntries(index: ImageIndex): {target: Descriptor; tags: string[]}[] {
     const groups = new Map<string, {target: Descriptor; tags: string[]}>();
+    const seenTags = new Set<string>();
     for (const descriptor of index.manifests) {
       let group = groups.get(descriptor.digest);
       if (!group) {
@@ -426,8 +427,10 @@ export class Store {
       }
       const reference = entryReference(descriptor);
       if (reference) {
+        // The first entry with a name wins (OCI: first match), should another tool have written duplicates.
         const tag = familiarString(reference);
-        if (!group.tags.includes(tag)) group.tags.push(tag);
+        if (!seenTags.has(tag)) group.tags.push(tag);
+        seenTags.add(tag);
       }
     }
     return [...groups.values()];
@@ -549,11 +552,15 @@ export class Store {
       if (size === undefined) throw new BlobNotFoundError(layer.digest, 'put image: layer');
       if (size !== layer.size) throw new StrataError('ERR_SIZE_MISMATCH', `put image: layer ${layer.digest} is ${size} bytes, descriptor says ${layer.size}`);
     }
-    const storedConfig = await this.content.putBlob(configBytes);
-    configDescriptor.digest = storedConfig.digest;
-    configDescriptor.size = storedConfig.size;
+    // The manifest names the config by digest, so both blobs can be written at once; the index entry,
+    // written after both, is what makes them reachable.
+    configDescriptor.digest = sha256Digest(configBytes);
+    configDescriptor.size = configBytes.length;
     const manifestBytes = Buffer.from(JSON.stringify(manifest));
-    const storedManifest = await this.content.putBlob(manifestBytes);
+    const [, storedManifest] = await Promise.all([
+      this.content.putBlob(configBytes, {digest: configDescriptor.digest}),
+      this.content.putBlob(manifestBytes),
+    ]);
     const target: Descriptor = {mediaType: MediaType.ociManifest, digest: storedManifest.digest, size: storedManifest.size};
     this.loaded.set(target.digest, {manifestDigest: target.digest, manifest, config: config as ImageConfig, configBytes});
     const created = typeof (config as ImageConfig).created === 'string' ? (config as ImageConfig).created : undefined;

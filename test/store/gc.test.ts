@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {readdir, utimes, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {MediaType} from '../../engine/image/index.js';
-import {GcRefusedError, hostPlatform} from '../../engine/store/index.js';
+import {BlobNotFoundError, GcRefusedError, hostPlatform} from '../../engine/store/index.js';
 import {makeImage, makeTempStore, putLayers} from './helpers.js';
 
 describe('gc', () => {
@@ -95,6 +95,31 @@ describe('gc', () => {
       const blobsBefore = await store.content.listBlobs();
       await assert.rejects(store.gc(), (error: unknown) => error instanceof GcRefusedError && /nothing was deleted/.test(error.message));
       assert.deepEqual(await store.content.listBlobs(), blobsBefore);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test('gc racing with putImage never leaves an image with missing blobs, and a grace period lets the puts win', async () => {
+    const {store, cleanup} = await makeTempStore();
+    try {
+      // Without grace, a put may lose its fresh blobs to gc; it must then fail loudly, never half-succeed.
+      const raced = await Promise.all(Array.from({length: 8}, (_, n) =>
+        Promise.allSettled([store.gc(), makeImage(store, {layers: [`race ${n}`], tags: [`race:${n}`]})])));
+      for (const [, put] of raced) {
+        if (put.status === 'rejected') assert.ok(put.reason instanceof BlobNotFoundError, String(put.reason));
+      }
+      // With a grace period, blobs written for an image not yet in the index survive.
+      const graced = await Promise.all(Array.from({length: 8}, (_, n) =>
+        Promise.all([store.gc({graceMs: 60_000}), makeImage(store, {layers: [`grace ${n}`], tags: [`grace:${n}`]})])));
+      assert.equal(graced.length, 8);
+      for (let n = 0; n < 8; n++) assert.ok(await store.resolveImage(`grace:${n}`));
+      for (const image of await store.listImages()) {
+        for (const digest of [image.manifestDigest, image.id, ...image.manifest.layers.map(layer => layer.digest)]) {
+          assert.ok(await store.content.hasBlob(digest), `${image.tags[0]} keeps ${digest}`);
+        }
+      }
+      assert.deepEqual(await store.fsck(), []);
     } finally {
       await cleanup();
     }

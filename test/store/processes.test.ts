@@ -46,7 +46,20 @@ describe('the store across processes', () => {
       const processes = 4;
       const perProcess = 25;
       const running = Array.from({length: processes}, (_, n) => startWorker('tag-loop.ts', [store.root, `w${n}`, String(perProcess), String(lockStaleMs)]));
-      await Promise.all(running.map(worker => worker.exit));
+      // Meanwhile a reader keeps reading index.json without the lock: it must always see a whole index.
+      let finished = false;
+      let reads = 0;
+      const reader = (async () => {
+        while (!finished) {
+          const index = JSON.parse(await readFile(store.paths.index, 'utf8'));
+          assert.ok(Array.isArray(index.manifests));
+          reads++;
+          await new Promise(resolve => setTimeout(resolve, 2));
+        }
+      })();
+      await Promise.all(running.map(worker => worker.exit)).finally(() => (finished = true));
+      await reader;
+      assert.ok(reads > 0);
       const tags = (await store.resolveImage('base')).tags;
       assert.equal(tags.length, 1 + processes * perProcess);
       for (let n = 0; n < processes; n++) {
