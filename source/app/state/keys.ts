@@ -3,11 +3,12 @@
  * to carry out (delete, tag, build, read a file...). Pure, so every key of every panel is tested without a
  * terminal.
  */
-import {humanSize, shortId} from '../format.js';
+import {humanSize, shortId, wrap} from '../format.js';
 import {resolveKey, type Keymap, type Scope} from '../keymap.js';
 import {
   imageRef,
   selectedImage,
+  selectedLayerRow,
   selectedTreeRow,
   type Effect,
   type Overlay,
@@ -247,6 +248,12 @@ export function interpretKey(state: WorkbenchState, keymap: Keymap, keyName: str
     case 'inspect':
       if (!image) return nothing;
       return {actions: [{type: 'inspect-started', ref: image.id}], effect: {kind: 'inspect', ref: image.id}};
+    case 'showInstruction': {
+      const row = selectedLayerRow(state);
+      if (!row) return nothing;
+      const lines = wrap(row.instruction || '(no instruction recorded)', Math.max(10, state.layout.width - 8));
+      return just({type: 'open-overlay', overlay: {kind: 'file', path: `step ${row.position + 1}`, loading: false, lines, list: {cursor: 0, offset: 0}}});
+    }
     case 'fold':
       return just({type: 'fold'});
     case 'collapse':

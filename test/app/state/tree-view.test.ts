@@ -1,6 +1,6 @@
 import {describe, test} from 'node:test';
 import assert from 'node:assert/strict';
-import {findPath, flattenTree, hasPath, toggleFold, type TreeViewOptions} from '../../../source/app/state/tree-view.js';
+import {findPath, flattenTree, hasPath, toggleFold, type TreeRow, type TreeViewOptions} from '../../../source/app/state/tree-view.js';
 import {tree} from '../fixtures.js';
 
 const options: TreeViewOptions = {collapsed: new Set(), hideUnchanged: false, sortBySize: false};
@@ -11,7 +11,7 @@ const sample = tree({
   usr: ['unchanged', {share: ['unchanged', {doc: ['unchanged', 7]}]}],
 });
 
-const names = (rows: ReturnType<typeof flattenTree>): string[] => rows.map(row => row.guide + row.node.name);
+const names = (rows: readonly TreeRow[]): string[] => rows.map(row => row.guide + row.node.name);
 
 describe('file tree rows', () => {
   test('rows come in name order with tree guides, the root is not a row', () => {
