@@ -53,8 +53,13 @@ export interface RunIsolatedOptions {
   /** `name`, `uid`, `name:group` or `uid:gid`, resolved against the rootfs; root when absent. */
   readonly user?: string;
   readonly network: 'host' | 'none';
-  /** UTS hostname and /etc/hostname; default `strata`. */
+  /** UTS hostname, in /etc/hosts and /etc/hostname; default `strata` (BuildKit uses `buildkitsandbox`). */
   readonly hostname?: string;
+  /**
+   * Provide /etc/hostname (default true, as `docker run` does). BuildKit's RUN does not: pass false for exact
+   * build parity, so that a RUN writing /etc/hostname changes the layer as it does under docker build.
+   */
+  readonly etcHostname?: boolean;
   /** /etc/resolv.conf content; default: the host's. */
   readonly resolvConf?: string;
   /** Extra `/etc/hosts` lines after localhost's. */
@@ -82,14 +87,20 @@ export interface RunIsolatedResult {
   readonly gidMap: readonly IdMapEntry[];
 }
 
-const mountTargets = [
-  {path: 'proc', type: 'dir'},
-  {path: 'dev', type: 'dir'},
-  {path: 'sys', type: 'dir'},
-  {path: 'etc/hosts', type: 'file'},
-  {path: 'etc/resolv.conf', type: 'file'},
-  {path: 'etc/hostname', type: 'file'},
-] as const;
+interface MountTarget {
+  readonly path: string;
+  readonly type: 'dir' | 'file';
+}
+
+/** The mount points a step needs in its rootfs; /etc/hostname only when it is provided. */
+function mountTargetsFor(etcFiles: readonly string[]): MountTarget[] {
+  return [
+    {path: 'proc', type: 'dir'},
+    {path: 'dev', type: 'dir'},
+    {path: 'sys', type: 'dir'},
+    ...etcFiles.map(name => ({path: `etc/${name}`, type: 'file' as const})),
+  ];
+}
 
 /** Remembered per process: once the kernel refused an overlay mount, do not ask again. */
 let overlayRefused = false;
@@ -114,7 +125,7 @@ async function copyMetadata(path: string, from: Stats): Promise<void> {
  * would lead a bind mount outside), with parent folders that copy the image's metadata.
  * Returns whether the /etc files and /sys can be mounted.
  */
-async function buildStubLayer(lowers: readonly string[], stubDir: string): Promise<{etc: boolean; sys: boolean}> {
+async function buildStubLayer(lowers: readonly string[], stubDir: string, mountTargets: readonly MountTarget[]): Promise<{etc: boolean; sys: boolean}> {
   await mkdir(stubDir, {recursive: true});
   const etc = await lookupInStack(lowers, 'etc');
   const etcUsable = !etc || etc.stats.isDirectory();
@@ -149,7 +160,7 @@ interface CreatedStub {
 }
 
 /** Copy mode: create the missing mount points in the rootfs itself, to be removed by `removeRootfsStubs`. */
-async function createRootfsStubs(rootfs: string): Promise<{created: CreatedStub[]; parents: Array<[string, Stats]>; etc: boolean; sys: boolean}> {
+async function createRootfsStubs(rootfs: string, mountTargets: readonly MountTarget[]): Promise<{created: CreatedStub[]; parents: Array<[string, Stats]>; etc: boolean; sys: boolean}> {
   const created: CreatedStub[] = [];
   const parents = new Map<string, Stats>();
   const rootStats = await lstat(rootfs);
@@ -217,27 +228,28 @@ async function prepareDev(devDir: string): Promise<void> {
     ...deviceNodes.map(name => writeFile(join(devDir, name), '', {mode: 0o666})),
     mkdir(join(devDir, 'pts')),
     mkdir(join(devDir, 'shm')),
+    mkdir(join(devDir, 'mqueue')),
     symlink('pts/ptmx', join(devDir, 'ptmx')),
     symlink('/proc/self/fd', join(devDir, 'fd')),
     symlink('/proc/self/fd/0', join(devDir, 'stdin')),
     symlink('/proc/self/fd/1', join(devDir, 'stdout')),
     symlink('/proc/self/fd/2', join(devDir, 'stderr')),
-    symlink('/proc/kcore', join(devDir, 'core')),
   ]);
 }
 
 /** Everything mounted inside the rootfs after the rootfs itself, in order, as one fstab for `mount -a`. */
-function fstabFor(rootDir: string, devDir: string, filesDir: string, mounts: {etc: boolean; sys: boolean}): string {
+function fstabFor(rootDir: string, devDir: string, filesDir: string, mounts: {etc: boolean; sys: boolean; etcFiles: readonly string[]}): string {
   const lines: Array<[string, string, string, string]> = [
     ['proc', join(rootDir, 'proc'), 'proc', 'nosuid,nodev,noexec'],
     [devDir, join(rootDir, 'dev'), 'none', 'bind'],
     ...deviceNodes.map(name => [`/dev/${name}`, join(rootDir, 'dev', name), 'none', 'bind'] as [string, string, string, string]),
     ['devpts', join(rootDir, 'dev/pts'), 'devpts', 'newinstance,ptmxmode=0666,mode=0620'],
     ['shm', join(rootDir, 'dev/shm'), 'tmpfs', 'nosuid,nodev,noexec,mode=1777,size=65536k'],
+    ['mqueue', join(rootDir, 'dev/mqueue'), 'mqueue', 'nosuid,nodev,noexec'],
   ];
   if (mounts.sys) lines.push(['sysfs', join(rootDir, 'sys'), 'sysfs', 'ro,nosuid,nodev,noexec']);
   if (mounts.etc) {
-    for (const name of ['hosts', 'resolv.conf', 'hostname']) lines.push([join(filesDir, name), join(rootDir, 'etc', name), 'none', 'bind']);
+    for (const name of mounts.etcFiles) lines.push([join(filesDir, name), join(rootDir, 'etc', name), 'none', 'bind']);
   }
   return lines.map(fields => `${fields.map(fstabField).join(' ')} 0 0\n`).join('');
 }
@@ -452,6 +464,8 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
   const devDir = join(workDir, 'dev');
   // sysfs belongs to the network namespace: a user namespace may mount it only over a network of its own.
   const sysAllowed = isRoot || options.network === 'none';
+  const etcFiles = options.etcHostname === false ? ['hosts', 'resolv.conf'] : ['hosts', 'resolv.conf', 'hostname'];
+  const mountTargets = mountTargetsFor(etcFiles);
   await mkdir(workDir, {recursive: true});
   await Promise.all([mkdir(filesDir), mkdir(rootDir), mkdir(layersDir), mkdir(ovlWork), mkdir(options.upperDir, {recursive: true})]);
   await Promise.all([
@@ -490,12 +504,12 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
     if (mode === 'overlay') {
       // Short relative names keep the mount options far below the kernel's one-page limit, however many layers.
       const stubDir = join(layersDir, 's');
-      const {etc, sys} = await buildStubLayer(options.lowerDirs, stubDir);
+      const {etc, sys} = await buildStubLayer(options.lowerDirs, stubDir, mountTargets);
       await Promise.all(options.lowerDirs.map((dir, index) => symlink(dir, join(layersDir, String(index)))));
       const lower = ['s', ...options.lowerDirs.map((_, index) => String(index)).reverse()].join(':');
       const cwd = await resolveInStack([...options.lowerDirs, stubDir], options.cwd || '/');
       const cwdExists = (await lookupInStack([...options.lowerDirs, stubDir], cwd))?.stats.isDirectory() ?? false;
-      await writeFile(join(filesDir, 'fstab'), fstabFor(rootDir, devDir, filesDir, {etc, sys: sys && sysAllowed}));
+      await writeFile(join(filesDir, 'fstab'), fstabFor(rootDir, devDir, filesDir, {etc, sys: sys && sysAllowed, etcFiles}));
       const command = commandLine(tools, options, user, rootDir, cwd, canSetGroups);
       const result = await attempt(tools, options, unshareArgs, {
         ...baseEnv,
@@ -518,11 +532,11 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
     // Copy mode: the rootfs is upperDir itself, holding a merged copy of the lower stack.
     const rootfs = options.upperDir;
     await mergeStackInto(options.lowerDirs, rootfs);
-    const stubs = await createRootfsStubs(rootfs);
+    const stubs = await createRootfsStubs(rootfs, mountTargets);
     try {
       const cwd = await resolveInStack([rootfs], options.cwd || '/');
       const cwdExists = (await lstat(join(rootfs, cwd)).catch(() => null))?.isDirectory() ?? false;
-      await writeFile(join(filesDir, 'fstab'), fstabFor(rootfs, devDir, filesDir, {etc: stubs.etc, sys: stubs.sys && sysAllowed}));
+      await writeFile(join(filesDir, 'fstab'), fstabFor(rootfs, devDir, filesDir, {etc: stubs.etc, sys: stubs.sys && sysAllowed, etcFiles}));
       const command = commandLine(tools, options, user, rootfs, cwd, canSetGroups);
       const result = await attempt(tools, options, unshareArgs, {
         ...baseEnv,
