@@ -92,7 +92,7 @@ export async function applyLayer(tar: Readable, target: string, options: ApplyOp
   });
   const summary = await readLayerMembers(tar, (member, body) => applier.apply(member, body), options.limits);
   await applier.finish();
-  return {entries: summary.entries, bytes: applier.bytes, diffId: summary.diffId, skipped: applier.skipped};
+  return {entries: summary.entries, bytes: applier.bytes, diffId: summary.diffId!, skipped: applier.skipped};
 }
 
 let privilegedCache: boolean | undefined;

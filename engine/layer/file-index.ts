@@ -1,4 +1,5 @@
-import {createHash} from 'node:crypto';
+import * as crypto from 'node:crypto';
+import {createHash, type Hash} from 'node:crypto';
 import type {Readable} from 'node:stream';
 import {baseName, joinPath, OPAQUE_MARKER, parentPath, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX, type LayerEntryType} from './entry.js';
 import {CorruptLayerError, UnsafeLayerError} from './errors.js';
@@ -25,7 +26,8 @@ export interface FileRecord {
  * marker hides ('' is the root). Plain data: safe to `JSON.stringify`, and `serializeIndex` makes it compact.
  */
 export interface LayerIndex {
-  diffId: string;
+  /** The layer's diffID when indexing was asked to compute it (`diffId: true`), else as the caller set it. */
+  diffId?: string;
   /** Bytes of the uncompressed tar. */
   tarSize: number;
   files: FileRecord[];
@@ -36,9 +38,13 @@ export interface LayerIndex {
 /**
  * Indexes a layer tar (plain or gzip) by streaming it once: headers are recorded and each regular file's
  * content is hashed as it passes, never held. Throws what `applyLayer` would for escaping names or a bare
- * whiteout, so an index always describes a layer that applies.
+ * whiteout, so an index always describes a layer that applies. `diffId: true` also hashes the whole tar
+ * (a second pass of SHA-256 over every byte, so off by default: the store knows the diffID already).
  */
-export async function indexLayer(tar: Readable, options: {limits?: ReadLimits} = {}): Promise<LayerIndex> {
+export async function indexLayer(
+  tar: Readable,
+  options: {limits?: ReadLimits; diffId?: boolean} = {},
+): Promise<LayerIndex> {
   const files = new Map<string, FileRecord>();
   const whiteouts: string[] = [];
   const opaques: string[] = [];
@@ -71,23 +77,39 @@ export async function indexLayer(tar: Readable, options: {limits?: ReadLimits} =
         gid: member.gid,
       };
       if (member.linkname !== undefined) record.linkname = member.linkname;
-      files.delete(member.path);
       files.set(member.path, record);
       if (member.type !== 'file') return;
-      const hash = createHash('sha256');
-      return new Promise<void>((resolve, reject) => {
-        body.on('data', (chunk: Buffer) => hash.update(chunk));
-        body.on('error', reject);
-        body.on('end', () => {
-          record.digest = `sha256:${hash.digest('hex')}`;
-          resolve();
-        });
+      if (member.size === 0) {
+        record.digest = EMPTY_SHA256;
+        return;
+      }
+      // Most files arrive in one chunk: hash those in one shot, which costs far less than a hash object.
+      let hash: Hash | undefined;
+      body.on('data', (chunk: Buffer) => {
+        if (!hash && chunk.length === member.size) {
+          record.digest = `sha256:${oneShotSha256(chunk)}`;
+          return;
+        }
+        if (!hash) {
+          const incremental = (hash = createHash('sha256'));
+          body.on('end', () => {
+            record.digest = `sha256:${incremental.digest('hex')}`;
+          });
+        }
+        hash.update(chunk);
       });
     },
-    options.limits,
+    {...options.limits, digest: options.diffId ?? false},
   );
   return {diffId: summary.diffId, tarSize: summary.tarBytes, files: [...files.values()], whiteouts, opaques};
 }
+
+const EMPTY_SHA256 = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+const oneShotSha256: (data: Buffer) => string =
+  typeof (crypto as {hash?: unknown}).hash === 'function'
+    ? data => (crypto as unknown as {hash(algorithm: string, data: Buffer): string}).hash('sha256', data)
+    : data => createHash('sha256').update(data).digest('hex');
 
 const TYPE_CODES: Record<LayerEntryType, string> = {
   file: 'f',
