@@ -4,7 +4,7 @@
  * A null optional field means the same as an absent one.
  */
 import {UserError} from '../errors.js';
-import {chainIds, isDigest} from './digest.js';
+import {chainIds, digestWith, hashableAlgorithms, isDigest} from './digest.js';
 
 export const MediaType = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -157,6 +157,16 @@ export function validateDescriptor(value: unknown, where: string): asserts value
   if (typeof value.digest !== 'string' || !isDigest(value.digest)) throw new InvalidImageError(`${where}: invalid digest ${JSON.stringify(value.digest)}`);
   if (typeof value.size !== 'number' || !Number.isSafeInteger(value.size) || value.size < 0) {
     throw new InvalidImageError(`${where}: invalid size ${JSON.stringify(value.size)}`);
+  }
+  if (value.data !== undefined && value.data !== null) {
+    // Embedded data must be exactly the bytes the descriptor names.
+    if (typeof value.data !== 'string') throw new InvalidImageError(`${where}: data is not base64 text`);
+    const bytes = Buffer.from(value.data, 'base64');
+    if (bytes.length !== value.size) throw new InvalidImageError(`${where}: data is ${bytes.length} bytes, size says ${value.size}`);
+    const algorithm = value.digest.slice(0, value.digest.indexOf(':'));
+    if (hashableAlgorithms.has(algorithm) && digestWith(algorithm, bytes) !== value.digest) {
+      throw new InvalidImageError(`${where}: data does not match digest ${value.digest}`);
+    }
   }
 }
 

@@ -14,7 +14,7 @@ import {pipeline} from 'node:stream/promises';
 import {Writable} from 'node:stream';
 import {hashableAlgorithms, parseDigest} from '../image/digest.js';
 import {
-  isIndexMediaType, isManifestMediaType, validateConfig, validateIndex, validateManifest, type Descriptor, type ImageIndex,
+  isConfigMediaType, isIndexMediaType, isManifestMediaType, validateConfig, validateIndex, validateManifest, type Descriptor, type ImageIndex,
 } from '../image/types.js';
 import {familiarString} from '../image/reference.js';
 import {Annotation, entryReference, mapLimit, type Store} from './store.js';
@@ -150,6 +150,7 @@ export async function checkStore(store: Store): Promise<FsckProblem[]> {
     const manifest = value;
     for (const layer of manifest.layers) checkBlob(layer, 'layer', ref);
     if (!checkBlob(manifest.config, 'config', ref)) return;
+    if (!isConfigMediaType(manifest.config.mediaType)) return; // an artifact: its config is opaque
     try {
       const config: unknown = JSON.parse((await fs.readFile(store.content.blobPath(manifest.config.digest))).toString('utf8'));
       validateConfig(config, manifest);

@@ -44,6 +44,14 @@ describe('manifest and config validation', () => {
     assert.throws(() => validateManifest({...manifestWith(0), config: {mediaType: MediaType.ociConfig, digest: 'sha256:XYZ', size: 1}}), /invalid digest/);
   });
 
+  test('embedded descriptor data must match size and digest', () => {
+    const manifest = manifestWith(0);
+    manifest.config = {mediaType: MediaType.ociEmpty, digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2, data: 'e30='};
+    validateManifest(manifest);
+    assert.throws(() => validateManifest({...manifest, config: {...manifest.config, data: 'W10='}}), /data does not match digest/);
+    assert.throws(() => validateManifest({...manifest, config: {...manifest.config, data: 'e30gIA=='}}), /data is 4 bytes, size says 2/);
+  });
+
   test('rootfs.type other than layers fails', () => {
     const config = configWith([A]);
     config.rootfs.type = 'layer';

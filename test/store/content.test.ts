@@ -24,5 +24,10 @@ contentStoreSuite('bare file content store', async () => {
   const {mkdir} = await import('node:fs/promises');
   await mkdir(join(dir, 'tmp'));
   const store = new FileContentStore(join(dir, 'blobs'), join(dir, 'tmp'));
-  return {store, cleanup: () => rm(dir, {recursive: true, force: true}), residue: async () => readdir(join(dir, 'tmp'))};
+  return {
+    store,
+    cleanup: () => rm(dir, {recursive: true, force: true}),
+    residue: async () => readdir(join(dir, 'tmp')),
+    corrupt: async digest => writeFile(store.blobPath(digest), Buffer.alloc((await stat(store.blobPath(digest))).size, 0x3f)),
+  };
 });

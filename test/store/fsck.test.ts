@@ -86,6 +86,28 @@ describe('fsck', () => {
     }
   });
 
+  test('an artifact with an opaque config is checked for presence only', async () => {
+    const {store, cleanup} = await makeTempStore();
+    try {
+      const config = await store.content.putBlob(Buffer.from('{}'));
+      const blob = await store.content.putBlob(Buffer.from('signature bytes'));
+      const manifest = await store.content.putBlob(Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: MediaType.ociManifest, artifactType: 'application/vnd.example.sig',
+        config: {mediaType: MediaType.ociEmpty, ...config}, layers: [{mediaType: 'application/vnd.example.sig', ...blob}],
+      })));
+      await store.updateIndex(index => {
+        index.manifests.push({mediaType: MediaType.ociManifest, ...manifest, annotations: {[Annotation.refName]: 'sig:1'}});
+      });
+      assert.deepEqual(await store.fsck(), []);
+      assert.deepEqual(await store.listImages(), [], 'an artifact is not listed as an image');
+      assert.deepEqual((await store.gc()).removed, [], 'but its blobs are kept');
+      await rm(store.content.blobPath(blob.digest));
+      assert.deepEqual((await store.fsck()).map(problem => [problem.kind, problem.digest]), [['blob-missing', blob.digest]]);
+    } finally {
+      await cleanup();
+    }
+  });
+
   test('an unreadable index.json is reported, not thrown', async () => {
     const {store, cleanup} = await makeTempStore();
     try {
