@@ -127,6 +127,11 @@ interface PlannedStage {
 /** Contexts kept between builds in this process, for watch mode: listings and hashes stay warm. */
 const warmContexts = new Map<string, Context>();
 
+/** Forget the in-process context memory (what a new process starts with); the on-disk hash memory stays. */
+export function forgetWarmContexts(): void {
+  warmContexts.clear();
+}
+
 export async function build(options: BuildOptions, hooks: BuildHooks = {}): Promise<BuildResult> {
   const started = Date.now();
   const emit = (event: BuildEvent) => hooks.onEvent?.(event);
@@ -915,8 +920,9 @@ async function mkdirEntries(view: RootfsView, path: string, owner: {uid: number;
   for (let count = 1; count <= parts.length; count++) {
     const sub = parts.slice(0, count).join('/');
     const node = await view.lookup(sub);
-    if (node) continue;
-    entries.push({path: sub, type: 'dir', mode: 0o755, uid: owner.uid, gid: owner.gid});
+    // Existing parents go into the layer with their own metadata (overlayfs shows the topmost copy).
+    if (node) entries.push({path: sub, type: 'dir', mode: node.stats.mode & 0o7777, uid: node.stats.uid, gid: node.stats.gid, mtime: node.stats.mtime});
+    else entries.push({path: sub, type: 'dir', mode: 0o755, uid: owner.uid, gid: owner.gid});
   }
   return entries;
 }

@@ -158,9 +158,15 @@ export function explainMiss(previous: StepInputs | undefined, current: StepInput
   if (options.noCache) return '--no-cache';
   if (!previous) return 'no cache record';
   if (previous.parent !== current.parent) return current.first ? 'base image changed' : 'previous step changed';
-  if (previous.instruction !== current.instruction) return 'instruction changed';
+  // An ARG's new value shows in the instruction text when the instruction uses it: name the ARG, it is the cause.
   const argNames = [...new Set([...Object.keys(previous.args), ...Object.keys(current.args)])].sort();
-  for (const name of argNames) if (previous.args[name] !== current.args[name]) return `ARG ${name} changed`;
+  const changedArgs = argNames.filter(name => previous.args[name] !== current.args[name]);
+  if (previous.instruction !== current.instruction) {
+    const cause = changedArgs.find(name => (current.args[name] ?? '') !== '' && current.instruction.includes(current.args[name]));
+    return cause ? `ARG ${cause} changed` : 'instruction changed';
+  }
+  // Only RUN sees ARG values it does not name (through its environment).
+  if (changedArgs.length > 0 && current.env !== undefined) return `ARG ${changedArgs[0]} changed`;
   if (previous.env || current.env) {
     const envNames = [...new Set([...Object.keys(previous.env ?? {}), ...Object.keys(current.env ?? {})])].sort();
     for (const name of envNames) if (previous.env?.[name] !== current.env?.[name]) return `ENV ${name} changed`;

@@ -290,7 +290,11 @@ class EntryBuilder {
     }
   }
 
-  /** Make sure `dir` and its parents exist in the result: emit entries for those the image lacks. */
+  /**
+   * Make sure `dir` and its parents exist in the result: directories the image lacks are created (0755, the
+   * --chown owner); those it has are written with their own metadata, since a layer that holds a child must
+   * hold its parent and overlayfs shows the topmost copy of a directory.
+   */
   async ensureDir(dir: string, isCopyRoot: boolean): Promise<void> {
     void isCopyRoot;
     if (dir === '') return;
@@ -298,16 +302,29 @@ class EntryBuilder {
     for (let index = 1; index <= parts.length; index++) {
       const path = parts.slice(0, index).join('/');
       if (this.seen.has(path)) continue;
-      if (await this.existsAsDir(path)) continue;
+      if (await this.keepExistingDir(path)) continue;
       this.add({path, type: 'dir', mode: 0o755, ...this.owner(0, 0)});
     }
   }
+
+  /** When the image has a directory at `path`, add an entry that keeps its metadata and answer true. */
+  async keepExistingDir(path: string): Promise<boolean> {
+    if (!(await this.existsAsDir(path))) return false;
+    if (!this.seen.has(path)) {
+      const stats = this.existingStats.get(path)!;
+      this.add({path, type: 'dir', mode: stats.mode & 0o7777, uid: stats.uid, gid: stats.gid, mtime: stats.mtime});
+    }
+    return true;
+  }
+
+  private readonly existingStats = new Map<string, import('node:fs').Stats>();
 
   async existsAsDir(path: string): Promise<boolean> {
     const known = this.existingDirs.get(path);
     if (known !== undefined) return known;
     const node = await this.request.target.lookup(path);
     const isDir = node?.stats.isDirectory() ?? false;
+    if (isDir) this.existingStats.set(path, node!.stats);
     this.existingDirs.set(path, isDir);
     return isDir;
   }
@@ -328,7 +345,7 @@ async function copyDirectoryContents(
     files[child.path] = checksum;
     lines.push(`${child.path}\0${target}\0${checksum}`);
     if (child.type === 'dir') {
-      if (!(await builder.existsAsDir(target))) builder.addNode(child, target);
+      if (!(await builder.keepExistingDir(target))) builder.addNode(child, target);
       await copyDirectoryContents(request, builder, child, target, lines, files);
     } else builder.addNode(child, target);
   }
@@ -412,13 +429,16 @@ async function extractArchive(path: string, destDir: string, builder: EntryBuild
   const kind = await archiveKind(path);
   let input: Readable;
   let child: ReturnType<typeof spawn> | undefined;
+  let closed: Promise<void> = Promise.resolve();
   if (kind === 'bzip2' || kind === 'xz') {
     const tool = kind === 'bzip2' ? 'bzip2' : 'xz';
     child = spawn(tool, ['-dc', path], {stdio: ['ignore', 'pipe', 'ignore']});
-    const failed = new Promise<never>((_, reject) =>
-      child!.on('error', error => reject(new InstructionError(`add ${baseName(path)}: ${tool} is needed to extract it`, {cause: error}))),
-    );
-    failed.catch(() => {});
+    const spawned = child;
+    closed = new Promise<void>((resolve, reject) => {
+      spawned.once('error', error => reject(new InstructionError(`add ${baseName(path)}: ${tool} is needed to extract it`, {cause: error})));
+      spawned.once('close', () => resolve());
+    });
+    closed.catch(() => {});
     input = child.stdout!;
   } else input = createReadStream(path);
   await readLayerMembers(input, async (member, body) => {
@@ -434,7 +454,7 @@ async function extractArchive(path: string, destDir: string, builder: EntryBuild
       builder.add({path: target, type: 'file', mode, ...owner, size: content.length, content, mtime: member.mtime});
     } else if (member.type === 'dir') {
       await builder.ensureDir(parentRel(target), false);
-      if (!(await builder.existsAsDir(target))) builder.add({path: target, type: 'dir', mode, ...owner, mtime: member.mtime});
+      if (!(await builder.keepExistingDir(target))) builder.add({path: target, type: 'dir', mode, ...owner, mtime: member.mtime});
     } else if (member.type === 'symlink') {
       await builder.ensureDir(parentRel(target), false);
       builder.add({path: target, type: 'symlink', mode: 0o777, ...owner, linkname: member.linkname, mtime: member.mtime});
@@ -443,7 +463,7 @@ async function extractArchive(path: string, destDir: string, builder: EntryBuild
       builder.add({path: target, type: 'hardlink', mode, ...owner, linkname: joinRel(destDir, member.linkname ?? ''), mtime: member.mtime});
     }
   });
-  if (child) await new Promise(resolve => child!.on('close', resolve));
+  await closed;
 }
 
 async function fetchUrl(
