@@ -88,11 +88,8 @@ export async function readLayerMembers(
   let entries = 0;
   let failure: unknown;
   const extract = tar.extract();
-  let current: MemberBody | undefined;
   const fail = (error: unknown) => {
     failure ??= error;
-    // Destroying the read destroys the current member stream with the same error; it is reported once, here.
-    current?.on('error', noop);
     extract.destroy(error as Error);
   };
   const counting = new Transform({
@@ -111,13 +108,14 @@ export async function readLayerMembers(
   extract.on('entry', (header, source, next) => {
     entries++;
     const body = source as unknown as MemberBody;
-    current = body;
     // Per-member work is kept to one listener and no named closures: this runs 100,000 times for big layers.
     const state: MemberState = {ended: false, waiting: false, next};
     body.on('end', () => {
       state.ended = true;
       if (state.waiting) state.next();
     });
+    // Only a member with content is destroyed along with a failed read; its error is reported by the pipeline.
+    if (header.size > 0) body.on('error', noop);
     try {
       if (entries > maxEntries) throw new LayerLimitError(`read layer: more than ${maxEntries} entries`);
       const result = onMember(toMember(header), body);
