@@ -1,0 +1,482 @@
+/**
+ * `watchBuild`: keep an image in step with its build context while the user edits.
+ *
+ * Contract:
+ * - The context is watched with chokidar, minus what `.dockerignore` excludes (excluded folders are not even
+ *   walked), plus the Dockerfile and the ignore file wherever they live (see rules.ts).
+ * - Events are collected until the context has been quiet for `debounceMs` (or for at most `maxWaitMs` of
+ *   continuous events), then each path that saw events is fingerprinted again (type, mode, content; never
+ *   times) and compared with what it held before: a `touch`, an atime change or an editor saving the same
+ *   bytes triggers nothing.
+ * - A real change rebuilds through the normal build and its cache, with `changedPaths` as the hint, so only
+ *   the changed files are read again and only the steps from the first COPY/ADD that sees them re-run. The
+ *   `rebuilt` event lists those steps with the builder's reason and the latency from the change to the tag.
+ * - One build at a time per context in this process: changes arriving during a build are queued and folded
+ *   into one build after it. Paths that changed while a build ran are rebuilt without the content check
+ *   (the build may have read them mid-change); the cache keeps that cheap.
+ * - A failed build leaves the tags on the previous image (the builder only tags on success) and reports the
+ *   error with the Dockerfile excerpt; the next real change tries again.
+ * - The first build runs at start without the hint, so changes made while nobody watched are found by
+ *   content (the builder's cache compares checksums, not times).
+ * - `--no-cache` applies to the first build only: later rebuilds use what it made, or watching is pointless.
+ * - Resolves after `signal` aborts: the watchers are closed and a running build is cancelled and awaited.
+ *   Rejects only when watching cannot start (the context is not a folder).
+ */
+import {stat} from 'node:fs/promises';
+import type {Stats} from 'node:fs';
+import {dirname, join, resolve, sep} from 'node:path';
+import {watch as chokidarWatch, type FSWatcher} from 'chokidar';
+import type {BuildHooks, BuildOptions, BuildResult} from '../build/build.js';
+import type {StepRef} from '../build/events.js';
+import type {Store} from '../store/store.js';
+import {UserError} from '../errors.js';
+import type {WatchEvent} from './events.js';
+import {fingerprintOf, forEachLimited, sameContent, type Fingerprint} from './fingerprint.js';
+import {WatchRules} from './rules.js';
+
+/** What watch mode needs from the engine: its store and its build verb. `Engine` fits. */
+export interface WatchEngine {
+  readonly store: Store;
+  build(options: Omit<BuildOptions, 'store' | 'root'>, hooks?: BuildHooks): Promise<BuildResult>;
+}
+
+export interface WatchBuildOptions {
+  /** The engine to build with; or give `store` and the builder is used directly. */
+  readonly engine?: WatchEngine;
+  readonly store?: Store;
+  readonly contextDir: string;
+  /** Dockerfile path (default `<context>/Dockerfile`); may be outside the context. */
+  readonly dockerfile?: string;
+  readonly tags?: readonly string[];
+  readonly buildArgs?: Readonly<Record<string, string>>;
+  readonly target?: string;
+  /** The first build ignores the cache; rebuilds use it. */
+  readonly noCache?: boolean;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly network?: 'host' | 'none';
+  /** Quiet period that ends a burst of events (default 100 ms; docker compose waits 500 ms). */
+  readonly debounceMs?: number;
+  /** Longest a burst of continuous events may delay a build (default max(1 s, 10 x debounce)). */
+  readonly maxWaitMs?: number;
+  readonly signal?: AbortSignal;
+  /** Milliseconds clock for latencies; default Date.now. */
+  readonly clock?: () => number;
+}
+
+export const defaultDebounceMs = 100;
+
+/** Watching could not start. */
+export class WatchContextError extends UserError {
+  constructor(message: string, options?: {cause?: unknown; hint?: string}) {
+    super('ERR_WATCH_CONTEXT', message, options);
+  }
+}
+
+/** Watch `options.contextDir` and rebuild on every real change until `options.signal` aborts. */
+export async function watchBuild(options: WatchBuildOptions, onEvent: (event: WatchEvent) => void): Promise<void> {
+  const session = new WatchSession(options, onEvent);
+  await session.run();
+}
+
+type FsEventName = 'add' | 'addDir' | 'change' | 'unlink' | 'unlinkDir';
+
+interface PendingPath {
+  /** When the first event of this burst arrived for the path. */
+  readonly firstAt: number;
+  /** An event arrived while a build ran: rebuild without the content check. */
+  suspect: boolean;
+  directoryEvent: boolean;
+}
+
+interface VerifiedChange {
+  readonly path: string;
+  readonly display: string;
+  readonly how: 'added' | 'removed' | 'changed';
+  readonly at: number;
+}
+
+/** Builds of one context in this process, chained so two never overlap (several watchers, one context). */
+const contextQueues = new Map<string, Promise<unknown>>();
+
+function serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const previous = contextQueues.get(key) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  const settled = next.then(() => {}, () => {});
+  contextQueues.set(key, settled);
+  void settled.then(() => {
+    if (contextQueues.get(key) === settled) contextQueues.delete(key);
+  });
+  return next;
+}
+
+class WatchSession {
+  private readonly contextDir: string;
+  private readonly dockerfilePath: string;
+  private readonly rules: WatchRules;
+  private readonly debounceMs: number;
+  private readonly maxWaitMs: number;
+  private readonly clock: () => number;
+  private readonly store: Store;
+  /** What each watched path held when it was last looked at (absolute path keys). */
+  private readonly baseline = new Map<string, Fingerprint>();
+  private pending = new Map<string, PendingPath>();
+  private burstStartedAt?: number;
+  private lastEventAt = 0;
+  private timer?: NodeJS.Timeout;
+  /** Verifying a burst or building: events wait. */
+  private busy = false;
+  private building = false;
+  private queuedNotice = false;
+  private stopping = false;
+  private builds = 0;
+  private previousImageId?: string;
+  private contextWatcher?: FSWatcher;
+  private outsideWatcher?: FSWatcher;
+  private work: Promise<void> = Promise.resolve();
+  private resolveStopped!: () => void;
+
+  constructor(
+    private readonly options: WatchBuildOptions,
+    private readonly onEvent: (event: WatchEvent) => void,
+  ) {
+    this.contextDir = resolve(options.contextDir);
+    this.dockerfilePath = resolve(options.dockerfile ?? join(this.contextDir, 'Dockerfile'));
+    const store = options.engine?.store ?? options.store;
+    if (!store) throw new WatchContextError('watch: no engine or store given');
+    this.store = store;
+    const storeRoot = resolve(store.root);
+    this.rules = new WatchRules({
+      contextDir: this.contextDir,
+      dockerfilePath: this.dockerfilePath,
+      skipDirs: storeRoot.startsWith(this.contextDir + sep) ? [storeRoot] : [],
+    });
+    this.debounceMs = Math.max(0, options.debounceMs ?? defaultDebounceMs);
+    this.maxWaitMs = options.maxWaitMs ?? Math.max(1000, this.debounceMs * 10);
+    this.clock = options.clock ?? Date.now;
+  }
+
+  async run(): Promise<void> {
+    const signal = this.options.signal;
+    const stopped = new Promise<void>(resolve => (this.resolveStopped = resolve));
+    let stats;
+    try {
+      stats = await stat(this.contextDir);
+    } catch (error) {
+      throw new WatchContextError(`watch ${this.contextDir}: no such folder`, {cause: error, hint: 'give the build context folder as the last argument'});
+    }
+    if (!stats.isDirectory()) throw new WatchContextError(`watch ${this.contextDir}: not a folder`, {hint: 'give the build context folder as the last argument'});
+    if (signal?.aborted) {
+      this.emit({type: 'watch-stopped', builds: 0});
+      return;
+    }
+    const onAbort = () => this.stop();
+    signal?.addEventListener('abort', onAbort, {once: true});
+    let started = false;
+    try {
+      await this.rules.load();
+      const scanned = await this.startContextWatcher();
+      await this.startOutsideWatcher();
+      await this.takeBaseline(scanned);
+      started = true;
+      this.emit({
+        type: 'watching', contextDir: this.contextDir, dockerfile: this.dockerfilePath, ignoreFile: this.rules.ignoreFile,
+        files: [...this.baseline.values()].filter(entry => entry.type === 'file').length, debounceMs: this.debounceMs,
+      });
+      if (!this.stopping) {
+        this.previousImageId = await this.taggedImageId();
+        this.busy = true;
+        this.work = this.rebuild({reason: 'watch started', changes: [], changedPaths: undefined, changeAt: this.clock(), noCache: this.options.noCache})
+          .finally(() => {
+            this.busy = false;
+            this.schedule();
+          });
+      }
+      await stopped;
+    } finally {
+      this.stopping = true;
+      clearTimeout(this.timer);
+      signal?.removeEventListener('abort', onAbort);
+      await this.closeWatchers();
+      // The work in flight may have chained more work before it saw `stopping`.
+      for (let previous: Promise<void> | undefined; previous !== this.work; ) {
+        previous = this.work;
+        await previous.catch(() => {});
+      }
+      if (started) this.emit({type: 'watch-stopped', builds: this.builds});
+    }
+  }
+
+  private emit(event: WatchEvent): void {
+    try {
+      this.onEvent(event);
+    } catch {
+      // A consumer's bug must not stop the watcher.
+    }
+  }
+
+  // ---- watchers -------------------------------------------------------------------------------------
+
+  /** Start watching the context; resolves when the first scan is done, with what it found. */
+  private startContextWatcher(): Promise<string[]> {
+    return this.startWatcher([this.contextDir], {ignored: (path: string, stats?: Stats) => this.rules.isIgnoredPath(path, stats)}, watcher => {
+      this.contextWatcher = watcher;
+    });
+  }
+
+  /** The Dockerfile and ignore file outside the context: their folders, one level deep, only those names. */
+  private async startOutsideWatcher(): Promise<void> {
+    const files = [this.dockerfilePath, ...this.rules.ignoreCandidates].filter(path => this.rules.relativePath(path) === undefined);
+    if (files.length === 0) return;
+    const dirs = [...new Set(files.map(file => dirname(file)))];
+    const scanned = await this.startWatcher(dirs, {depth: 0, ignored: (path: string) => !dirs.includes(path) && !files.includes(path)}, watcher => {
+      this.outsideWatcher = watcher;
+    });
+    void scanned;
+  }
+
+  private startWatcher(paths: string[], extra: {ignored: (path: string, stats?: Stats) => boolean; depth?: number}, keep: (watcher: FSWatcher) => void): Promise<string[]> {
+    return new Promise((resolveScan, rejectScan) => {
+      const scanned: string[] = [];
+      let ready = false;
+      const watcher = chokidarWatch(paths, {
+        ...extra,
+        ignoreInitial: false,
+        followSymlinks: false,
+        // Editor saves are handled by comparing content; chokidar's atomic mode would delay unlinks by 100 ms.
+        atomic: false,
+        alwaysStat: false,
+        ignorePermissionErrors: true,
+        persistent: true,
+      });
+      keep(watcher);
+      watcher.on('all', (event, path) => {
+        if (!ready && (event === 'add' || event === 'addDir')) {
+          scanned.push(path);
+          return;
+        }
+        this.onFsEvent(event as FsEventName, path);
+      });
+      watcher.on('error', error => {
+        if (!ready) rejectScan(new WatchContextError(`watch ${paths.join(', ')}: ${(error as Error).message}`, {cause: error}));
+        else this.emit({type: 'watch-error', error: (error as Error).message});
+      });
+      watcher.once('ready', () => {
+        ready = true;
+        resolveScan(scanned);
+      });
+    });
+  }
+
+  private async closeWatchers(): Promise<void> {
+    const watchers = [this.contextWatcher, this.outsideWatcher];
+    this.contextWatcher = this.outsideWatcher = undefined;
+    await Promise.all(watchers.map(watcher => watcher?.close().catch(() => {})));
+  }
+
+  /** Fingerprint what the first scan found, and the control files wherever they are. */
+  private async takeBaseline(scanned: readonly string[]): Promise<void> {
+    const paths = [...new Set([...scanned, this.dockerfilePath, ...this.rules.ignoreCandidates])];
+    await forEachLimited(paths, 16, async path => {
+      const fingerprint = await fingerprintOf(path);
+      if (fingerprint) this.baseline.set(path, fingerprint);
+    });
+  }
+
+  // ---- bursts ---------------------------------------------------------------------------------------
+
+  private onFsEvent(event: FsEventName, path: string): void {
+    if (this.stopping) return;
+    const now = this.clock();
+    const known = this.pending.get(path);
+    if (known) {
+      known.suspect ||= this.building;
+      known.directoryEvent ||= event === 'addDir' || event === 'unlinkDir';
+    } else {
+      this.pending.set(path, {firstAt: now, suspect: this.building, directoryEvent: event === 'addDir' || event === 'unlinkDir'});
+    }
+    this.lastEventAt = now;
+    this.burstStartedAt ??= now;
+    if (this.busy) {
+      if (this.building && !this.queuedNotice) {
+        this.queuedNotice = true;
+        this.emit({type: 'rebuild-queued', paths: [this.display(path)]});
+      }
+      return;
+    }
+    this.schedule();
+  }
+
+  /** Flush when the burst has been quiet for debounceMs, or has gone on for maxWaitMs. */
+  private schedule(): void {
+    if (this.stopping || this.busy || this.pending.size === 0) return;
+    clearTimeout(this.timer);
+    const now = this.clock();
+    const quietIn = this.lastEventAt + this.debounceMs - now;
+    const capIn = (this.burstStartedAt ?? now) + this.maxWaitMs - now;
+    const delay = Math.max(0, Math.min(quietIn, capIn));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.busy || this.stopping) return;
+      this.busy = true;
+      this.work = this.flush();
+    }, delay);
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      const batch = this.pending;
+      this.pending = new Map();
+      this.burstStartedAt = undefined;
+      const {changes, ignoreRulesChanged} = await this.verify(batch);
+      if (changes.length === 0 || this.stopping) return;
+      const reason = describeChanges(changes);
+      this.emit({type: 'change-detected', paths: changes.map(change => change.display), reason});
+      let changedPaths: string[] | undefined = [];
+      if (ignoreRulesChanged) {
+        // New rules: re-walk with them, and let the build re-check the whole context (stat, not read).
+        await this.rules.load();
+        await this.restartContextWatcher();
+        changedPaths = undefined;
+      } else {
+        for (const change of changes) {
+          const relative = this.rules.relativePath(change.path);
+          if (relative !== undefined && relative !== '') changedPaths.push(relative);
+        }
+      }
+      await this.rebuild({reason, changes, changedPaths, changeAt: Math.min(...changes.map(change => change.at))});
+    } finally {
+      this.busy = false;
+      this.schedule();
+    }
+  }
+
+  /** Which paths of a burst really changed; the others are reported as ignored. Updates the baseline. */
+  private async verify(batch: Map<string, PendingPath>): Promise<{changes: VerifiedChange[]; ignoreRulesChanged: boolean}> {
+    const changes: VerifiedChange[] = [];
+    let ignoreRulesChanged = false;
+    await forEachLimited([...batch], 16, async ([path, info]) => {
+      const relative = this.rules.relativePath(path);
+      const control = this.rules.isControlFile(path);
+      const now = await fingerprintOf(path).catch(() => null);
+      if (!control && relative !== undefined && this.rules.excludes(relative, now?.type === 'dir' || info.directoryEvent)) {
+        this.forget(path);
+        this.emit({type: 'change-ignored', path: this.display(path), why: 'excluded by .dockerignore'});
+        return;
+      }
+      const before = this.baseline.get(path);
+      if (!info.suspect && sameContent(before, now)) {
+        this.emit({type: 'change-ignored', path: this.display(path), why: before || now ? 'content unchanged' : 'appeared and vanished'});
+        return;
+      }
+      if (now) this.baseline.set(path, now);
+      else this.forget(path);
+      if (this.rules.isIgnoreFile(path)) ignoreRulesChanged = true;
+      const at = now && now.mtimeMs <= info.firstAt && now.mtimeMs >= info.firstAt - 2000 ? now.mtimeMs : info.firstAt;
+      changes.push({path, display: this.display(path), how: !before ? 'added' : !now ? 'removed' : 'changed', at});
+    });
+    changes.sort((a, b) => (a.display < b.display ? -1 : a.display > b.display ? 1 : 0));
+    return {changes, ignoreRulesChanged};
+  }
+
+  /** Drop a path and, for a folder, everything below it. */
+  private forget(path: string): void {
+    this.baseline.delete(path);
+    const prefix = path + sep;
+    for (const key of [...this.baseline.keys()]) if (key.startsWith(prefix)) this.baseline.delete(key);
+  }
+
+  /** After the ignore rules changed: a fresh walk, so newly included folders are watched and known. */
+  private async restartContextWatcher(): Promise<void> {
+    const old = this.contextWatcher;
+    const scanned = await this.startContextWatcher();
+    await old?.close().catch(() => {});
+    const seen = new Set(scanned);
+    for (const key of [...this.baseline.keys()]) {
+      if (!seen.has(key) && !this.rules.isControlFile(key) && this.rules.relativePath(key) !== undefined) this.baseline.delete(key);
+    }
+    const fresh = scanned.filter(path => !this.baseline.has(path));
+    await forEachLimited(fresh, 16, async path => {
+      const fingerprint = await fingerprintOf(path);
+      if (fingerprint) this.baseline.set(path, fingerprint);
+    });
+  }
+
+  // ---- builds ---------------------------------------------------------------------------------------
+
+  private async rebuild(request: {reason: string; changes: readonly VerifiedChange[]; changedPaths: string[] | undefined; changeAt: number; noCache?: boolean}): Promise<void> {
+    const changedPaths = request.changes.map(change => change.display);
+    this.building = true;
+    this.queuedNotice = false;
+    const began = this.clock();
+    try {
+      const result = await serialised(`${this.store.root}\0${this.contextDir}`, () => this.runBuild(request.changedPaths, request.noCache ?? false));
+      const taggedAt = this.clock();
+      const imageChanged = result.imageId !== this.previousImageId;
+      this.emit({
+        type: 'rebuilt', imageId: result.imageId, previousImageId: this.previousImageId, imageChanged, tags: result.tags,
+        steps: result.steps.filter(step => !step.cached), reason: request.reason, changedPaths,
+        latencyMs: Math.max(0, taggedAt - request.changeAt), buildMs: taggedAt - began,
+      });
+      this.previousImageId = result.imageId;
+    } catch (error) {
+      if (this.stopping || this.options.signal?.aborted) return;
+      const failure = error as Error & {code?: string; excerpt?: string; hint?: string; step?: StepRef};
+      this.emit({
+        type: 'rebuild-failed', error: failure.message, code: failure.code ?? 'ERR_BUILD', step: failure.step, excerpt: failure.excerpt,
+        hint: failure.hint, keptImageId: this.previousImageId, reason: request.reason, changedPaths,
+      });
+    } finally {
+      this.building = false;
+      this.builds++;
+    }
+  }
+
+  private async runBuild(changedPaths: string[] | undefined, noCache: boolean): Promise<BuildResult> {
+    const options = {
+      contextDir: this.contextDir,
+      dockerfile: this.dockerfilePath,
+      tags: this.options.tags,
+      buildArgs: this.options.buildArgs,
+      target: this.options.target,
+      noCache,
+      labels: this.options.labels,
+      network: this.options.network,
+      changedPaths,
+    };
+    const hooks: BuildHooks = {signal: this.options.signal, onEvent: event => this.emit(event)};
+    if (this.options.engine) return this.options.engine.build(options, hooks);
+    const {build} = await import('../build/build.js');
+    return build({...options, store: this.store}, hooks);
+  }
+
+  /** The image the first tag names now, if any. */
+  private async taggedImageId(): Promise<string | undefined> {
+    const tag = this.options.tags?.[0];
+    if (!tag) return undefined;
+    try {
+      return (await this.store.resolveImage(tag)).id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private display(path: string): string {
+    return this.rules.relativePath(path) ?? path;
+  }
+
+  /** Ask the session to end: run() closes the watchers and waits for the build in flight. */
+  private stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearTimeout(this.timer);
+    this.resolveStopped();
+  }
+}
+
+/** `src/app.js changed`, `Dockerfile changed`, `3 files changed (a, b, c)`. */
+export function describeChanges(changes: readonly {display: string; how: 'added' | 'removed' | 'changed'}[]): string {
+  if (changes.length === 1) return `${changes[0].display} ${changes[0].how}`;
+  const how = changes.every(change => change.how === changes[0].how) ? changes[0].how : 'changed';
+  const shown = changes.slice(0, 3).map(change => change.display).join(', ');
+  return `${changes.length} paths ${how} (${shown}${changes.length > 3 ? ', ...' : ''})`;
+}

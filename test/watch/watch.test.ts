@@ -1,0 +1,278 @@
+import {test, describe} from 'node:test';
+import assert from 'node:assert/strict';
+import {appendFile, chmod, mkdir, rename, rm, utimes, writeFile} from 'node:fs/promises';
+import {join} from 'node:path';
+import {rerun, withWatchBench, type WatchBench} from './helpers.js';
+
+const scratchDockerfile = ['FROM scratch', 'COPY config.txt /config.txt', 'COPY src/ /app/src/', 'COPY assets/ /app/assets/', 'CMD ["/app/src/main"]', ''].join('\n');
+
+async function scratchProject(bench: WatchBench): Promise<void> {
+  await bench.write('Dockerfile', scratchDockerfile);
+  await bench.write('config.txt', 'mode=dev\n');
+  await bench.write('src/main.js', 'console.log(1)\n');
+  await bench.write('src/util.js', 'export const x = 1\n');
+  await bench.write('assets/logo.svg', '<svg/>\n');
+  await bench.write('.dockerignore', 'node_modules\n*.log\n');
+  await bench.write('node_modules/dep/index.js', 'module.exports = 1\n');
+}
+
+/** Start watching and wait for the first build; returns its image. */
+async function started(bench: WatchBench, options: Parameters<WatchBench['start']>[0] = {}): Promise<string> {
+  bench.start({debounceMs: 50, ...options});
+  const first = await bench.waitFor('rebuilt');
+  assert.equal(await bench.tagged(), first.imageId);
+  return first.imageId;
+}
+
+describe('watch mode', () => {
+  test('an edit to a file under COPY src/ rebuilds from that step only and says which file', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      const firstImage = await started(bench);
+      const watching = bench.of('watching')[0];
+      assert.equal(watching.files, 6, 'node_modules is excluded, the Dockerfile and .dockerignore are watched');
+      const mark = bench.events.length;
+      await bench.write('src/main.js', 'console.log(2)\n');
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.deepEqual(rerun(rebuilt), ['COPY src/ /app/src/', 'COPY assets/ /app/assets/']);
+      assert.equal(rebuilt.steps[0].reason, 'src/main.js changed');
+      assert.equal(rebuilt.steps[1].reason, 'previous step changed');
+      assert.deepEqual(rebuilt.changedPaths, ['src/main.js']);
+      assert.equal(rebuilt.reason, 'src/main.js changed');
+      assert.equal(rebuilt.imageChanged, true);
+      assert.equal(rebuilt.previousImageId, firstImage);
+      assert.ok(rebuilt.latencyMs >= 0 && rebuilt.buildMs >= 0);
+      // The earlier step was a cache hit, and the tag moved to the new image.
+      const cached = bench.of('step-cached', mark).map(event => event.instruction);
+      assert.deepEqual(cached, ['COPY config.txt /config.txt']);
+      assert.equal(await bench.tagged(), rebuilt.imageId);
+      assert.notEqual(rebuilt.imageId, firstImage);
+      assert.equal(bench.of('build-started', mark).length, 1);
+    });
+  });
+
+  test('an edit to an ignored file and a touch rebuild nothing', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      const firstImage = await started(bench);
+      const mark = bench.events.length;
+      await bench.write('node_modules/dep/index.js', 'module.exports = 2\n');
+      await bench.write('debug.log', 'noise\n');
+      const later = new Date(Date.now() + 5000);
+      await utimes(join(bench.context, 'src/main.js'), later, later);
+      await bench.write('src/util.js', 'export const x = 1\n'); // the same bytes again
+      const ignored = await bench.waitFor('change-ignored', {from: mark, where: event => event.path === 'src/main.js'});
+      assert.equal(ignored.why, 'content unchanged');
+      await bench.settle(400);
+      assert.equal(bench.of('build-started', mark).length, 0, 'no build started');
+      assert.equal(bench.of('change-detected', mark).length, 0);
+      assert.ok(!bench.of('change-ignored', mark).some(event => event.path.startsWith('node_modules') || event.path === 'debug.log'), 'ignored paths are not even reported');
+      assert.equal(await bench.tagged(), firstImage);
+    });
+  });
+
+  test('two quick edits make one build that sees both', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      await started(bench, {debounceMs: 150});
+      const mark = bench.events.length;
+      await bench.write('src/main.js', 'console.log(3)\n');
+      await bench.write('assets/logo.svg', '<svg id="2"/>\n');
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      await bench.settle(500);
+      assert.equal(bench.of('build-started', mark).length, 1);
+      assert.deepEqual(rebuilt.changedPaths, ['assets/logo.svg', 'src/main.js']);
+      assert.deepEqual(rerun(rebuilt), ['COPY src/ /app/src/', 'COPY assets/ /app/assets/']);
+      assert.equal(rebuilt.steps[1].reason, 'previous step changed');
+    });
+  });
+
+  test('changes during a build are queued and folded into one next build', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      await started(bench, {debounceMs: 20});
+      const mark = bench.events.length;
+      await bench.write('src/main.js', 'console.log(4)\n');
+      await bench.waitFor('build-started', {from: mark});
+      // The build is running now: three more saves arrive.
+      await bench.write('src/a.js', 'a\n');
+      await bench.write('src/b.js', 'b\n');
+      await bench.write('config.txt', 'mode=prod\n');
+      const first = await bench.waitFor('rebuilt', {from: mark});
+      const second = await bench.waitFor('rebuilt', {from: bench.events.indexOf(first) + 1});
+      await bench.settle(400);
+      const builds = bench.of('build-started', mark).length;
+      const allChanged = new Set([...first.changedPaths, ...second.changedPaths]);
+      for (const path of ['src/a.js', 'src/b.js', 'config.txt']) assert.ok(allChanged.has(path), `${path} was built`);
+      assert.ok(builds <= 3, `at most one build per burst, saw ${builds}`);
+      // Never two builds at once: every build-started is followed by its end before the next one.
+      let open = 0;
+      for (const event of bench.events.slice(mark)) {
+        if (event.type === 'build-started') assert.equal(open++, 0, 'a build started while another ran');
+        if (event.type === 'build-done' || event.type === 'build-failed') open--;
+      }
+      const image = await bench.tagged();
+      assert.equal(image, bench.of('rebuilt').at(-1)!.imageId);
+    });
+  });
+
+  test('a broken Dockerfile keeps the previous image tagged and a fixed one recovers', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      const firstImage = await started(bench);
+      let mark = bench.events.length;
+      await bench.write('Dockerfile', scratchDockerfile.replace('COPY src/', 'COPPY src/'));
+      const failed = await bench.waitFor('rebuild-failed', {from: mark});
+      assert.match(failed.error, /unknown instruction:? COPPY/i);
+      assert.ok(failed.excerpt?.includes('COPPY src/'), 'the excerpt shows the broken line');
+      assert.equal(failed.keptImageId, firstImage);
+      assert.equal(await bench.tagged(), firstImage, 'the tag still names the previous image');
+      mark = bench.events.length;
+      await bench.write('Dockerfile', scratchDockerfile.replace('CMD ["/app/src/main"]', 'CMD ["/app/src/main", "--fixed"]'));
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.equal(rebuilt.reason, 'Dockerfile changed');
+      assert.deepEqual(rerun(rebuilt), [], 'a metadata-only change re-runs no step');
+      assert.equal(rebuilt.imageChanged, true);
+      assert.equal(await bench.tagged(), rebuilt.imageId);
+      const config = (await bench.store.resolveImage(rebuilt.imageId)).config;
+      assert.deepEqual(config.config?.Cmd, ['/app/src/main', '--fixed']);
+    });
+  });
+
+  test('an edit to the Dockerfile re-plans the build', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      await started(bench);
+      const mark = bench.events.length;
+      await bench.write('Dockerfile', scratchDockerfile.replace('COPY assets/ /app/assets/', 'COPY assets/ /srv/assets/\nENV MODE=dev'));
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.deepEqual(rerun(rebuilt), ['COPY assets/ /srv/assets/']);
+      assert.equal(rebuilt.steps[0].reason, 'instruction changed');
+      const config = (await bench.store.resolveImage(rebuilt.imageId)).config;
+      assert.ok(config.config?.Env?.includes('MODE=dev'));
+    });
+  });
+
+  test('a change made before watching starts is built at start', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      const firstImage = await started(bench);
+      await bench.stop();
+      await bench.write('src/util.js', 'export const x = 42\n');
+      const mark = bench.events.length;
+      bench.start({debounceMs: 50});
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.equal(rebuilt.reason, 'watch started');
+      assert.deepEqual(rerun(rebuilt), ['COPY src/ /app/src/', 'COPY assets/ /app/assets/']);
+      assert.equal(rebuilt.steps[0].reason, 'src/util.js changed');
+      assert.equal(rebuilt.previousImageId, firstImage);
+      assert.notEqual(rebuilt.imageId, firstImage);
+    });
+  });
+
+  test('an unchanged context at start rebuilds nothing and keeps the image', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      const firstImage = await started(bench);
+      await bench.stop();
+      const mark = bench.events.length;
+      bench.start({debounceMs: 50});
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.deepEqual(rerun(rebuilt), []);
+      assert.equal(rebuilt.imageChanged, false);
+      assert.equal(rebuilt.imageId, firstImage);
+    });
+  });
+
+  test("an editor's save through a temporary file and rename is one change, its temporary file none", async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      await started(bench);
+      const mark = bench.events.length;
+      // vim: a swap file, then write-to-temp and rename over the original.
+      await writeFile(join(bench.context, 'src/.main.js.swp'), 'swap');
+      await writeFile(join(bench.context, 'src/main.js.tmp123'), 'console.log(5)\n');
+      await rename(join(bench.context, 'src/main.js.tmp123'), join(bench.context, 'src/main.js'));
+      await rm(join(bench.context, 'src/.main.js.swp'));
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      await bench.settle(300);
+      assert.deepEqual(rebuilt.changedPaths, ['src/main.js']);
+      assert.equal(bench.of('build-started', mark).length, 1);
+      assert.ok(!bench.events.slice(mark).some(event => 'path' in event && String(event.path).endsWith('.swp')));
+    });
+  });
+
+  test('a .dockerignore edit re-reads the rules: a newly excluded file stops triggering, a newly included folder starts', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      await bench.write('Dockerfile', 'FROM scratch\nCOPY . /app/\n');
+      await started(bench);
+      let mark = bench.events.length;
+      await bench.write('.dockerignore', 'assets\n*.log\n');
+      let rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.equal(rebuilt.reason, '.dockerignore changed');
+      assert.equal(rebuilt.steps[0]?.instruction, 'COPY . /app/');
+      // node_modules is now part of the context and watched.
+      mark = bench.events.length;
+      await bench.write('node_modules/dep/index.js', 'module.exports = 3\n');
+      rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.deepEqual(rebuilt.changedPaths, ['node_modules/dep/index.js']);
+      assert.equal(rebuilt.steps[0].reason, 'node_modules/dep/index.js changed');
+      // assets is now excluded: editing it does nothing.
+      mark = bench.events.length;
+      await bench.write('assets/logo.svg', '<svg id="3"/>\n');
+      await bench.settle(400);
+      assert.equal(bench.of('build-started', mark).length, 0);
+    });
+  });
+
+  test('a Dockerfile outside the context is watched too', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      const outside = join(bench.dir, 'build', 'app.Dockerfile');
+      await mkdir(join(bench.dir, 'build'), {recursive: true});
+      await writeFile(outside, 'FROM scratch\nCOPY src/ /app/\n');
+      await started(bench, {dockerfile: outside});
+      const mark = bench.events.length;
+      await appendFile(outside, 'LABEL stage=two\n');
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.deepEqual(rebuilt.changedPaths, [outside]);
+      assert.equal((await bench.store.resolveImage(rebuilt.imageId)).config.config?.Labels?.stage, 'two');
+    });
+  });
+
+  test('a mode change is a change; removing and adding files are changes', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      await started(bench);
+      let mark = bench.events.length;
+      await chmod(join(bench.context, 'src/util.js'), 0o755);
+      await bench.write('src/touch-me.js', 'x\n'); // make sure an event arrives even if chmod alone is not reported
+      let rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.ok(rebuilt.changedPaths.includes('src/touch-me.js'));
+      mark = bench.events.length;
+      await rm(join(bench.context, 'src/touch-me.js'));
+      rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.deepEqual(rebuilt.changedPaths, ['src/touch-me.js']);
+      assert.equal(rebuilt.reason, 'src/touch-me.js removed');
+      assert.equal(rebuilt.steps[0].reason, 'src/touch-me.js removed');
+    });
+  });
+
+  test('stopping ends the session, and a context that is not a folder is refused', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      await started(bench);
+      await bench.stop();
+      const stopped = bench.of('watch-stopped');
+      assert.equal(stopped.length, 1);
+      assert.equal(stopped[0].builds, 1);
+      const mark = bench.events.length;
+      await bench.write('src/main.js', 'after stop\n');
+      await new Promise(resolve => setTimeout(resolve, 300));
+      assert.equal(bench.events.length, mark, 'nothing happens after stop');
+      const {watchBuild} = await import('../../engine/watch/index.js');
+      await assert.rejects(watchBuild({store: bench.store, contextDir: join(bench.dir, 'missing')}, () => {}), {code: 'ERR_WATCH_CONTEXT'});
+    });
+  });
+});
