@@ -6,3 +6,6 @@ export {runIsolated} from './run-isolated.js';
 export type {IdMapEntry, OutputStream, RunIsolatedOptions, RunIsolatedResult} from './run-isolated.js';
 export {probeRuntime} from './probe.js';
 export type {RuntimeProbe} from './probe.js';
+export {exportUpperDir} from './export-upper.js';
+export type {UpperExport} from './export-upper.js';
+export {removeContainerTree} from './remove-tree.js';

@@ -3,13 +3,14 @@
  * layers made from declarative entry lists, and a fingerprint of a folder tree to prove it did not change.
  */
 import {createHash} from 'node:crypto';
-import {lstat, mkdtemp, readdir, readFile, readlink, rm} from 'node:fs/promises';
+import {lstat, mkdtemp, readdir, readFile, readlink} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {PassThrough} from 'node:stream';
 import {writeLayer} from '../../engine/layer/index.js';
 import type {LayerEntry} from '../../engine/layer/index.js';
 import {Snapshots} from '../../engine/snapshot/index.js';
+import {removeContainerTree} from '../../engine/runtime/index.js';
 import {Store} from '../../engine/store/index.js';
 import {baseImage} from '../helpers/base-image.js';
 
@@ -44,7 +45,8 @@ export async function openBaseRootfs(): Promise<BaseRootfs> {
       return {upperDir: join(run, 'upper'), workDir: join(run, 'work')};
     },
     async cleanup() {
-      await rm(root, {recursive: true, force: true});
+      // Without root, what steps wrote as other users belongs to subordinate ids: remove it from a user namespace.
+      await removeContainerTree(root);
     },
   };
 }

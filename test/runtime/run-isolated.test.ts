@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import {lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile, copyFile} from 'node:fs/promises';
 import {hostname as hostHostname, tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {probeRuntime, runIsolated, RuntimeSetupError, UnknownUserError} from '../../engine/runtime/index.js';
+import {exportUpperDir, probeRuntime, runIsolated, RuntimeSetupError, UnknownUserError} from '../../engine/runtime/index.js';
+import {readLayerMembers} from '../../engine/layer/index.js';
+import type {TarMember} from '../../engine/layer/index.js';
 import type {OutputStream, RunIsolatedOptions} from '../../engine/runtime/index.js';
 import {basePath} from '../helpers/base-image.js';
 import {listTree, openBaseRootfs, treeFingerprint, unprivilegedRun} from './fixtures.js';
@@ -171,6 +173,35 @@ describe(`runIsolated as ${who}`, async () => {
     assert.deepEqual(await listTree(upperDir), ['d etc', 'c0 etc/os-release', 'd opt', 'd opt/tool', 'd tmp', 'f tmp/new.txt']);
     assert.equal(await readFile(join(upperDir, 'tmp/new.txt'), 'utf8'), 'hello\n');
     assert.equal((await lstat(join(upperDir, 'opt/tool'))).mode & 0o777, 0o700);
+  });
+
+  test('the upper dir exports with container owners, whiteouts, opaque marks and unreadable files', {skip}, async () => {
+    const asApp = await run({argv: ['/bin/sh', '-c', 'mkdir -m 700 /tmp/secret && echo s > /tmp/secret/f && chmod 600 /tmp/secret/f'], user: 'app'});
+    assert.equal(asApp.result.exitCode, 0, asApp.stderr.join('\n'));
+    const asRoot = await run({argv: ['/bin/sh', '-c', 'rm /etc/os-release && rm -rf /root && mkdir -m 750 /root'], lowerDirs: [...base.lowerDirs, asApp.upperDir]});
+    assert.equal(asRoot.result.exitCode, 0, asRoot.stderr.join('\n'));
+    const members = new Map<string, {member: TarMember; content: string}>();
+    for (const upperDir of [asApp.upperDir, asRoot.upperDir]) {
+      const exported = exportUpperDir(upperDir);
+      await Promise.all([
+        readLayerMembers(exported.stream, async (member, body) => {
+          let content = '';
+          for await (const chunk of body) content += chunk.toString('utf8');
+          members.set(member.path, {member, content});
+        }),
+        exported.done,
+      ]);
+    }
+    const secret = members.get('tmp/secret')!.member;
+    assert.deepEqual([secret.type, secret.mode & 0o7777, secret.uid, secret.gid], ['dir', 0o700, 1000, 1000]);
+    const file = members.get('tmp/secret/f')!;
+    assert.deepEqual([file.member.uid, file.member.mode & 0o7777, file.content], [1000, 0o600, 's\n']);
+    const whiteout = members.get('etc/os-release')!.member;
+    assert.deepEqual([whiteout.type, whiteout.devmajor, whiteout.devminor], ['char', 0, 0]);
+    const root = members.get('root')!.member;
+    assert.equal(root.mode & 0o7777, 0o750);
+    const opaque = Object.entries(root.xattrs ?? {}).find(([name]) => /^(trusted|user)\.overlay\.opaque$/.test(name));
+    assert.ok(opaque, `the recreated /root is marked opaque (xattrs ${JSON.stringify(root.xattrs)})`);
   });
 
   test('nothing is written outside the upper dir: the lower dirs are unchanged', {skip}, async () => {
