@@ -48,7 +48,10 @@ export const Annotation = {
 
 export const layoutVersion = '1.0.0';
 
-/** One image as the store holds it. Read-only: changes go through Store methods. */
+/**
+ * One image as the store holds it. Read-only: `manifest` and `config` are frozen and shared between
+ * callers (blobs never change); structuredClone them to derive new values. Changes go through Store methods.
+ */
 export interface StoredImage {
   /** The image ID: the config digest. */
   readonly id: string;
@@ -379,7 +382,9 @@ export class Store {
       validateManifest(value, isManifestMediaType(target.mediaType) ? target.mediaType : undefined);
       const config = await this.readJsonBlob(value.config);
       validateConfig(config.value, value);
-      loaded = {manifestDigest: target.digest, manifest: value, config: config.value, configBytes: config.bytes};
+      // Frozen: the same objects are handed to every caller from the cache, so a caller's edit must not
+      // leak into what the next caller sees. Clone (structuredClone) to derive a new config.
+      loaded = {manifestDigest: target.digest, manifest: deepFreeze(value), config: deepFreeze(config.value), configBytes: config.bytes};
     }
     this.loaded.set(target.digest, loaded);
     return loaded;
@@ -562,7 +567,7 @@ export class Store {
       this.content.putBlob(manifestBytes),
     ]);
     const target: Descriptor = {mediaType: MediaType.ociManifest, digest: storedManifest.digest, size: storedManifest.size};
-    this.loaded.set(target.digest, {manifestDigest: target.digest, manifest, config: config as ImageConfig, configBytes});
+    this.loaded.set(target.digest, {manifestDigest: target.digest, manifest: deepFreeze(structuredClone(manifest)), config: deepFreeze(config as ImageConfig), configBytes});
     const created = typeof (config as ImageConfig).created === 'string' ? (config as ImageConfig).created : undefined;
     await this.addEntries(target, references, created);
     return this.toStoredImage(target, await this.loadTarget(target), references.map(familiarString));
@@ -703,6 +708,14 @@ export class Store {
   fsck(): Promise<FsckProblem[]> {
     return checkStore(this);
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 function safeIsDigest(text: string): boolean {
