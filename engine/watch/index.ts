@@ -6,3 +6,4 @@ export type {WatchBuildOptions, WatchEngine} from './watch.js';
 export {isWatchOwnEvent} from './events.js';
 export type * from './events.js';
 export {isEditorTemporary} from './rules.js';
+export {createWatchPrinter, type WatchProgressMode, type WatchPrinterOptions} from './progress.js';

@@ -1,0 +1,108 @@
+import {Option, type Command} from 'commander';
+import {UserError} from '../../engine/index.js';
+// TEMPORARY until engine/index.ts re-exports engine/watch (`export * from './watch/index.js'`).
+import {createWatchPrinter, watchBuild, type WatchProgressMode} from '../../engine/watch/index.js';
+import {collect, type CliContext} from './context.js';
+
+interface WatchCommandOptions {
+  tag?: string[];
+  file?: string;
+  buildArg?: string[];
+  label?: string[];
+  target?: string;
+  cache: boolean;
+  network?: string;
+  progress: string;
+  debounce?: string;
+}
+
+/**
+ * `strata watch [build flags] [--debounce MS] CONTEXT`: build, then rebuild on every real change to the context
+ * or the Dockerfile, tagging each good image with the `-t` references. Plain or JSON progress on stdout, no UI;
+ * Ctrl-C (or SIGTERM) stops after the build in flight is cancelled, with exit code 0.
+ */
+export function configureWatchCommand(command: Command, context: CliContext): Command {
+  return command
+    .description('Build an image and rebuild it whenever the context or the Dockerfile changes')
+    .argument('<context>', 'the build context folder')
+    .addOption(new Option('-t, --tag <name>', 'name and optionally a tag (name:tag) for each rebuilt image').argParser(collect))
+    .option('-f, --file <path>', "name of the Dockerfile (default: 'CONTEXT/Dockerfile')")
+    .addOption(new Option('--build-arg <arg>', 'set a build-time variable (KEY=VALUE, or KEY to take it from the environment)').argParser(collect))
+    .addOption(new Option('--label <label>', 'set metadata for the image (KEY=VALUE)').argParser(collect))
+    .option('--target <stage>', 'set the target build stage')
+    .option('--no-cache', 'do not use the cache for the first build (rebuilds use what it made)')
+    .addOption(new Option('--network <mode>', 'network for RUN steps').choices(['host', 'none', 'default']))
+    .addOption(new Option('--progress <type>', 'progress output').choices(['auto', 'plain', 'json']).default('plain'))
+    .option('--debounce <ms>', 'quiet period after the last change before rebuilding, in milliseconds (default 100)')
+    .action(async (contextDir: string, options: WatchCommandOptions) => watch(context, contextDir, options));
+}
+
+async function watch(context: CliContext, contextDir: string, options: WatchCommandOptions): Promise<void> {
+  const debounceMs = parseDebounce(options.debounce);
+  const buildArgs = parseBuildArgs(options.buildArg ?? [], context.env);
+  const labels = parseKeyValues(options.label ?? [], 'label');
+  const mode: WatchProgressMode = options.progress === 'json' ? 'json' : 'plain';
+  const print = createWatchPrinter(mode, {write: text => context.stdout.write(text)});
+  const engine = await context.engine();
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await watchBuild(
+      {
+        engine,
+        contextDir,
+        dockerfile: options.file,
+        tags: options.tag ?? [],
+        buildArgs,
+        labels,
+        target: options.target,
+        noCache: !options.cache,
+        network: options.network === 'none' ? 'none' : options.network === 'host' ? 'host' : undefined,
+        debounceMs,
+        signal: controller.signal,
+      },
+      print,
+    );
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+function parseDebounce(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Number(value.replace(/ms$/, ''));
+  if (!Number.isFinite(ms) || ms < 0 || ms > 60_000) {
+    throw new UserError('ERR_WATCH_DEBOUNCE', `invalid --debounce ${JSON.stringify(value)}: give milliseconds between 0 and 60000`);
+  }
+  return ms;
+}
+
+/** docker's --build-arg: `K=V`, or `K` alone takes the value from the environment (and is skipped when unset). */
+export function parseBuildArgs(values: readonly string[], env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const value of values) {
+    const equals = value.indexOf('=');
+    if (equals === 0) throw new UserError('ERR_BAD_BUILD_ARG', `invalid --build-arg ${JSON.stringify(value)}: the name is empty`);
+    if (equals === -1) {
+      const fromEnv = env[value];
+      if (fromEnv !== undefined) args[value] = fromEnv;
+      continue;
+    }
+    args[value.slice(0, equals)] = value.slice(equals + 1);
+  }
+  return args;
+}
+
+function parseKeyValues(values: readonly string[], what: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const value of values) {
+    const equals = value.indexOf('=');
+    if (equals === 0) throw new UserError('ERR_BAD_LABEL', `invalid --${what} ${JSON.stringify(value)}: the name is empty`);
+    if (equals === -1) result[value] = '';
+    else result[value.slice(0, equals)] = value.slice(equals + 1);
+  }
+  return result;
+}
