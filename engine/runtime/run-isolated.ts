@@ -26,6 +26,7 @@
 import {spawn} from 'node:child_process';
 import {chmod, chown, lstat, mkdir, readFile, readdir, rm, rmdir, symlink, unlink, utimes, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
+import {readFileSync} from 'node:fs';
 import type {Stats} from 'node:fs';
 import {lookupInStack, resolveInStack} from '../snapshot/stack.js';
 import {mergeStackInto} from '../snapshot/merge.js';
@@ -333,25 +334,41 @@ function signalNumber(name: NodeJS.Signals | null): number {
   return numbers[name] ?? 0;
 }
 
-/** Kill the PID 1 of the command's namespaces (which takes every process in them along) and the helper. */
-async function killTree(pid: number): Promise<void> {
+/**
+ * Kill the PID 1 of the command's namespaces, which takes every process in them along (the kernel kills a PID
+ * namespace whose init dies), then the helper. Synchronous, so that it also works from an 'exit' handler.
+ */
+function killTree(pid: number): void {
+  let children: string[] = [];
   try {
-    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean);
-    for (const child of children) {
-      try {
-        process.kill(Number(child), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
   } catch {
     // the helper is already gone
   }
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // already gone
+  for (const target of [...children.map(Number), pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
+}
+
+/**
+ * Steps still running, killed if this process exits while they run (an uncaught error, process.exit): the
+ * step's PID 1 may have changed credentials, which clears the parent-death signal `--kill-child` set, so the
+ * kernel would not end it for us. A caller that wants Ctrl-C to stop steps turns SIGINT into an abort.
+ */
+const liveHelpers = new Set<number>();
+let exitHookInstalled = false;
+
+function trackHelper(pid: number): void {
+  liveHelpers.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const helper of liveHelpers) killTree(helper);
+  });
 }
 
 interface Attempt {
@@ -382,10 +399,10 @@ async function attempt(
 ): Promise<Attempt> {
   const child = spawn(tools.unshare, [...unshareArgs, '--', tools.sh, '-c', setupScript, 'strata-run', ...command], {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    detached: true,
     env: scriptEnv,
   });
-  const onAbort = () => void killTree(child.pid!);
+  if (child.pid !== undefined) trackHelper(child.pid);
+  const onAbort = () => killTree(child.pid!);
   options.signal?.addEventListener('abort', onAbort, {once: true});
 
   let status = '';
@@ -419,7 +436,10 @@ async function attempt(
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
-  }).finally(() => options.signal?.removeEventListener('abort', onAbort));
+  }).finally(() => {
+    options.signal?.removeEventListener('abort', onAbort);
+    if (child.pid !== undefined) liveHelpers.delete(child.pid);
+  });
 
   if (options.signal?.aborted) throw options.signal.reason ?? new DOMException('run aborted', 'AbortError');
   out.end();

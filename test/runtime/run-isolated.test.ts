@@ -310,6 +310,28 @@ describe(`runIsolated as ${who}`, async () => {
     assert.deepEqual(survivors, []);
   });
 
+  test('steps still running when the process exits are killed, whatever user they run as', {skip}, async () => {
+    const marker = String(50000 + Math.floor(Math.random() * 9999));
+    const scratch = await base.scratch();
+    const script = join(base.root, 'exit-while-running.mts');
+    const engine = new URL('../../engine/runtime/index.ts', import.meta.url).pathname;
+    await writeFile(script, [
+      `import {runIsolated} from ${JSON.stringify(engine)};`,
+      `void runIsolated(${JSON.stringify({lowerDirs: base.lowerDirs, ...scratch, env, cwd: '/', network: 'none', user: 'app', argv: ['/bin/sleep', marker]})});`,
+      'setTimeout(() => process.exit(0), 1500);',
+    ].join('\n'));
+    const {spawnSync} = await import('node:child_process');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], {encoding: 'utf8', timeout: 30_000});
+    assert.equal(child.status, 0, child.stderr);
+    const survivors: string[] = [];
+    for (const pid of await readdir('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline === `/bin/sleep\0${marker}\0`) survivors.push(pid);
+    }
+    assert.deepEqual(survivors, []);
+  });
+
   test('an overlay-only run fails clearly when overlayfs refuses the mount', {skip}, async () => {
     // The upper dir on tmpfs and the work dir on another filesystem: overlayfs refuses the pair.
     const scratch = await base.scratch();
