@@ -712,7 +712,8 @@ class Builder {
       run: async (lowerDirs, step) => {
         await mkdir(this.scratchRoot, {recursive: true});
         return runStep({
-          lowerDirs, scratchDir: this.scratchRoot, argv, env: [...envList, ...proxyEnv], cwd, user, network,
+          lowerDirs, diffIds: state.layers.map(diffIdOf), layerDigests: state.layers.map(layer => layer.digest),
+          scratchDir: this.scratchRoot, argv, env: [...envList, ...proxyEnv], cwd, user, network,
           signal: this.hooks.signal, store: this.store,
           onOutput: (line, stream) => this.emit({type: 'step-output', ...omitLine(step), stream, line}),
           display: argv.join(' '),
