@@ -171,3 +171,40 @@ export function deserializeIndex(text: string): LayerIndex {
     }),
   };
 }
+
+/**
+ * The content of one path of a layer (the last member with that path), read by streaming the tar and
+ * keeping only that member's first `maxBytes` bytes (default 1 MiB). Null when the layer has no such path.
+ * A hardlink's content is not followed: its record names the target.
+ */
+export async function readLayerFile(
+  tar: Readable,
+  path: string,
+  options: {maxBytes?: number} = {},
+): Promise<{record: FileRecord; content: Buffer; truncated: boolean} | null> {
+  const maxBytes = options.maxBytes ?? 1 << 20;
+  let found: {record: FileRecord; content: Buffer; truncated: boolean} | null = null;
+  await readLayerMembers(
+    tar,
+    (member, body) => {
+      if (member.path !== path) return;
+      const record: FileRecord = {path, type: member.type, size: member.size, mode: member.mode, uid: member.uid, gid: member.gid};
+      if (member.linkname !== undefined) record.linkname = member.linkname;
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      const result = {record, content: Buffer.alloc(0), truncated: member.size > maxBytes};
+      found = result;
+      body.on('data', (chunk: Buffer) => {
+        if (kept >= maxBytes) return;
+        const part = chunk.subarray(0, maxBytes - kept);
+        chunks.push(part);
+        kept += part.length;
+      });
+      body.on('end', () => {
+        result.content = Buffer.concat(chunks);
+      });
+    },
+    {digest: false},
+  );
+  return found;
+}

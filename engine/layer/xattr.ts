@@ -105,6 +105,12 @@ root, pattern = sys.argv[1], sys.argv[2]
 import re
 match = re.compile(pattern)
 found = {}
+try:
+    names = [n for n in os.listxattr(root, follow_symlinks=False) if match.match(n)]
+    if names:
+        found['.'] = {n: os.getxattr(root, n, follow_symlinks=False).decode('utf-8', 'replace') for n in names}
+except OSError:
+    pass
 for directory, dirs, files in os.walk(root):
     for name in dirs + files:
         path = os.path.join(directory, name)
