@@ -4,25 +4,34 @@
  * Contract:
  * - The rootfs is `lowerDirs` (overlay lower folders, lowest first, whiteouts as 0/0 character devices) under a
  *   writable `upperDir`, mounted with overlayfs when the kernel allows it (root, or a user namespace on Linux
- *   >= 5.11). Every change the command makes lands in `upperDir` in overlayfs form (whiteouts, opaque
- *   directories marked with `trusted.overlay.opaque` as root or `user.overlay.opaque` in a user namespace);
- *   nothing else on the host is written, and the lower folders are never changed.
- * - Where overlayfs cannot be mounted, the lower stack is copied into `upperDir`, which then holds the whole
- *   rootfs after the run; the result says `mode: 'copy'` and the caller diffs it against the lower stack
- *   (engine/layer `changesBetween`).
- * - /proc, a minimal /dev, /sys (read-only, when allowed), /etc/hosts, /etc/resolv.conf and /etc/hostname are
- *   provided for the command and never appear in `upperDir`: in overlay mode their mount points, when the image
- *   lacks them, live in an extra top lower folder (a "stub" layer whose directories copy the metadata of the
- *   image's, so a copy-up of /etc keeps the image's mode, owner and times); in copy mode they are created in
- *   the rootfs and removed after the run, restoring their parent's times.
- * - The command runs as PID 1 of new mount, PID, UTS and IPC namespaces (a network namespace holding only
- *   loopback for `network: 'none'`), in a user namespace when the caller is not root, chrooted into the rootfs,
- *   with exactly `env`, in `cwd` (created when missing), as `user` with its groups.
+ *   >= 5.11; `index`, `metacopy` and `redirect_dir` off, so the upper dir holds whole files and no redirects).
+ *   Every change the command makes lands in `upperDir` in overlayfs form (whiteouts as 0/0 character devices,
+ *   re-created folders marked opaque with `trusted.overlay.opaque` as root or `user.overlay.opaque` in a user
+ *   namespace); nothing else on the host is written, and the lower folders are never changed. Read the upper
+ *   dir with `exportUpperDir` when not root (it holds files of subordinate ids the caller cannot read).
+ * - Where overlayfs cannot be mounted, the lower stack is copied into `upperDir` (which must then be empty),
+ *   and it holds the whole rootfs after the run; the result says `mode: 'copy'` and the caller diffs it
+ *   against the lower stack (engine/layer `changesBetween` with `Snapshots.mergedCopy`).
+ * - /proc, a minimal /dev (as BuildKit's: null, zero, full, random, urandom, tty, pts, shm, mqueue and the fd
+ *   symlinks), /sys (read-only, where allowed), /etc/hosts, /etc/resolv.conf and /etc/hostname (unless
+ *   `etcHostname: false`) are provided for the command and never appear in `upperDir`: in overlay mode their
+ *   mount points, when the image lacks them, live in an extra top lower folder (a "stub" layer whose folders
+ *   copy the metadata of the image's, so a copy-up of /etc keeps the image's mode, owner and times); in copy
+ *   mode they are created in the rootfs and removed after the run, restoring their parent's times.
+ * - The command is PID 1 of new mount, PID, UTS and IPC namespaces (as under BuildKit: it ignores signals it
+ *   has no handler for), with a network namespace holding only loopback for `network: 'none'`, in a user
+ *   namespace when the caller is not root, chrooted into the rootfs, with exactly `env` (its PATH finds
+ *   argv[0]), in `cwd` (created when missing), as `user` with its groups (`resolveUser`).
  * - `workDir` is a scratch folder owned by this call (created, then removed): it must be on the same
- *   filesystem as `upperDir` and must not be inside a lower folder.
+ *   filesystem as `upperDir` and must not be inside a lower folder. Calls may run concurrently with
+ *   different work dirs.
  * - Aborting `signal` kills every process of the command (the PID namespace dies with its PID 1) and rejects
- *   with the signal's reason.
- */
+ *   with the signal's reason; steps still running when this process exits are killed too.
+ * - Errors: `RuntimeUnavailableError` (no namespaces for this user: a clear message and a hint),
+ *   `UnknownUserError` (USER names nobody in the image), `IdMappingError` (USER needs ids the user namespace
+ *   cannot map), `RuntimeSetupError` (anything else before the command started). A command that fails is
+ *   not an error: its exit code is returned.
+ */ */
 import {spawn} from 'node:child_process';
 import {chmod, chown, lstat, mkdir, readFile, readdir, rm, rmdir, symlink, unlink, utimes, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';

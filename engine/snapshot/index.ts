@@ -2,4 +2,4 @@
 export * from './stack.js';
 export {mergeStackInto} from './merge.js';
 export {Snapshots, SnapshotDigestError} from './snapshots.js';
-export type {SnapshotInfo, SnapshotSource} from './snapshots.js';
+export type {SnapshotInfo, SnapshotSource, SnapshotsOptions} from './snapshots.js';

@@ -97,14 +97,20 @@ function joinRel(parent: string, name: string): string {
   return parent === '' ? name : `${parent}/${name}`;
 }
 
+export interface SnapshotsOptions {
+  /** 'merged-copy' forces the fallback (tests, or a filesystem known to refuse devices); default 'auto'. */
+  readonly layout?: 'auto' | 'merged-copy';
+}
+
 export class Snapshots {
   readonly root: string;
   private readonly source: SnapshotSource;
   private whiteoutSupport?: Promise<boolean>;
 
-  constructor(source: SnapshotSource) {
+  constructor(source: SnapshotSource, options: SnapshotsOptions = {}) {
     this.source = source;
     this.root = join(source.root, 'snapshots');
+    if (options.layout === 'merged-copy') this.whiteoutSupport = Promise.resolve(false);
   }
 
   /** The folder of the snapshot of `chainId` (whether or not it exists yet). */

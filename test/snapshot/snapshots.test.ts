@@ -125,6 +125,31 @@ describe(`snapshots as ${who}`, () => {
     assert.deepEqual(await Promise.all(dirs.map(dir => treeFingerprint(dir))), before);
   });
 
+  test('where whiteouts cannot be made, ensure gives one merged copy that runs the same', async t => {
+    const fallback = new Snapshots(base.store, {layout: 'merged-copy'});
+    const dirs = await fallback.ensure(diffIds);
+    assert.equal(dirs.length, 1);
+    assert.deepEqual(dirs, [await fallback.mergedCopy(diffIds)]);
+    assert.ok(!(await listTree(dirs[0]!)).some(line => line.startsWith('c0 ')), 'no whiteout devices');
+    const probe = await probeRuntime();
+    if (!probe.available) {
+      t.skip(`runtime unavailable: ${probe.reason}`);
+      return;
+    }
+    const lines: string[] = [];
+    const result = await runIsolated({
+      lowerDirs: dirs,
+      ...(await base.scratch()),
+      env: [`PATH=${basePath}`],
+      cwd: '/',
+      network: 'none',
+      argv: ['/bin/sh', '-c', 'ls /srv /srv/sub /opt /home; test -e /etc/os-release || echo no-os-release'],
+      onOutput: line => lines.push(line),
+    });
+    assert.equal(result.exitCode, 0, lines.join('\n'));
+    assert.deepEqual(lines, ['/home:', '', '/opt:', 'keep', '', '/srv:', 'c.txt', 'sub', '', '/srv/sub:', 'd.txt', 'no-os-release']);
+  });
+
   test('a layer whose content does not match its diff ID leaves no snapshot', async () => {
     const real = await putLayer(base.store, [fileEntry('x', 'x')]);
     const claimed = `sha256:${'0'.repeat(64)}`;
