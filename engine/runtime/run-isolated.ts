@@ -31,7 +31,7 @@
  *   `UnknownUserError` (USER names nobody in the image), `IdMappingError` (USER needs ids the user namespace
  *   cannot map), `RuntimeSetupError` (anything else before the command started). A command that fails is
  *   not an error: its exit code is returned.
- */ */
+ */
 import {spawn} from 'node:child_process';
 import {chmod, chown, lstat, mkdir, readFile, readdir, rm, rmdir, symlink, unlink, utimes, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
