@@ -348,7 +348,6 @@ type FlagType = 'bool' | 'string' | 'strings';
 class Flags {
   private readonly values = new Map<string, string | boolean | string[]>();
   constructor(words: readonly string[], spec: Readonly<Record<string, FlagType>>) {
-    const names = Object.keys(spec);
     for (const word of words) {
       if (!word.startsWith('--')) throw new InstructionError(`flag should start with --: ${word}`);
       const body = word.slice(2);
@@ -357,7 +356,7 @@ class Flags {
       const value = at < 0 ? undefined : body.slice(at + 1);
       const type = Object.hasOwn(spec, name) ? spec[name] : undefined;
       if (!type) {
-        const guess = closestMatch(name, names);
+        const guess = closestMatch(name, Object.keys(spec));
         throw new InstructionError(`unknown flag --${name}${guess ? `; did you mean --${guess}?` : ''}`);
       }
       if (type !== 'strings' && this.values.has(name)) throw new InstructionError(`duplicate flag specified: --${name}`);
@@ -387,6 +386,37 @@ class Flags {
 }
 
 const NO_FLAGS: Readonly<Record<string, FlagType>> = {};
+
+/** Add the common fields by assignment: object spread is many times slower on this hot path. */
+function withBase<T extends {kind: InstructionKind}>(b: InstructionBase, fields: T): T & InstructionBase {
+  const out = fields as T & {-readonly [K in keyof InstructionBase]: InstructionBase[K]};
+  out.line = b.line;
+  out.endLine = b.endLine;
+  out.original = b.original;
+  out.sourceText = b.sourceText;
+  out.keyword = b.keyword;
+  out.flagWords = b.flagWords;
+  out.comments = b.comments;
+  out.escapeChar = b.escapeChar;
+  return out;
+}
+
+function withForm<T extends object>(target: T, form: CommandForm): T & CommandForm {
+  const out = target as T & {form: string; args?: readonly string[]; command?: string};
+  out.form = form.form;
+  if (form.form === 'exec') out.args = form.args;
+  else out.command = form.command;
+  return out as T & CommandForm;
+}
+
+/** A warning sink for one node; a bound function rather than a closure per instruction. */
+function warnFor(node: InstructionNode, warnings: DockerfileWarning[]): (rule: string, message: string) => void {
+  return pushWarning.bind(undefined, node, warnings);
+}
+
+function pushWarning(node: InstructionNode, warnings: DockerfileWarning[], rule: string, message: string): void {
+  warnings.push({rule, message, line: node.startLine, endLine: node.endLine});
+}
 
 function base(node: InstructionNode, context: Context): InstructionBase {
   return {
@@ -428,8 +458,9 @@ const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 
 function parseInstruction(node: InstructionNode, context: Context, warnings: DockerfileWarning[]): Instruction {
   const b = base(node, context);
-  const warn = (rule: string, message: string) => warnings.push({rule, message, line: node.startLine, endLine: node.endLine});
-  if (node.keyword !== node.keyword.toUpperCase() && node.keyword !== node.keyword.toLowerCase()) {
+  const warn = warnFor(node, warnings);
+  const upper = node.keyword.toUpperCase();
+  if (node.keyword !== upper && node.keyword !== node.name) {
     warn('ConsistentInstructionCasing', `instruction ${node.keyword} should be written all upper case (${node.keyword.toUpperCase()})`);
   }
   switch (node.name) {
@@ -451,7 +482,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       } else if (args.length !== 1) {
         throw new InstructionError('FROM requires either one or three arguments', 'write FROM <image> [AS <name>]');
       }
-      return {...b, kind: 'from', image: args[0], as, platform: flags.string('platform')};
+      return withBase(b, {kind: 'from', image: args[0], as, platform: flags.string('platform')});
     }
     case 'run': {
       const flags = new Flags(node.flags, {mount: 'strings', network: 'string', security: 'string'});
@@ -464,15 +495,13 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       if (security !== undefined && security !== 'sandbox' && security !== 'insecure') {
         throw new InstructionError(`unsupported security mode ${JSON.stringify(security)}; use sandbox or insecure`);
       }
-      return {
-        ...b,
-        ...commandForm(node),
+      return withForm(withBase(b, {
         kind: 'run',
         mounts: flags.strings('mount').map(parseMount),
         network: network as RunInstruction['network'],
         security: security as RunInstruction['security'],
         heredocs: node.heredocs,
-      };
+      }), commandForm(node));
     }
     case 'copy':
     case 'add': {
@@ -507,7 +536,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
         );
       }
       const common = {
-        ...b,
+        kind: node.name,
         sources,
         heredocSources,
         dest,
@@ -518,8 +547,13 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
         json: node.json,
         heredocs: node.heredocs,
       };
-      if (isCopy) return {...common, kind: 'copy', from: flags.string('from'), parents: flags.bool('parents') ?? false};
-      return {...common, kind: 'add', keepGitDir: flags.bool('keep-git-dir') ?? false, checksum: flags.string('checksum'), unpack: flags.bool('unpack')};
+      if (isCopy) {
+        const from = flags.string('from');
+        const parents = flags.bool('parents') ?? false;
+        return withBase(b, Object.assign(common, {kind: 'copy' as const, from, parents}));
+      }
+      const keepGitDir = flags.bool('keep-git-dir') ?? false;
+      return withBase(b, Object.assign(common, {kind: 'add' as const, keepGitDir, checksum: flags.string('checksum'), unpack: flags.bool('unpack')}));
     }
     case 'env':
     case 'label': {
@@ -529,7 +563,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
         const keyword = node.name.toUpperCase();
         warn('LegacyKeyValueFormat', `"${keyword} key=value" should be used instead of legacy "${keyword} key value" format`);
       }
-      return node.name === 'env' ? {...b, kind: 'env', pairs, legacyFormat} : {...b, kind: 'label', pairs, legacyFormat};
+      return node.name === 'env' ? withBase(b, {kind: 'env', pairs, legacyFormat}) : withBase(b, {kind: 'label', pairs, legacyFormat});
     }
     case 'arg': {
       new Flags(node.flags, NO_FLAGS);
@@ -540,32 +574,32 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
         if (at === 0) throw new InstructionError('ARG names can not be blank');
         return {key: word.slice(0, at), value: word.slice(at + 1)};
       });
-      return {...b, kind: 'arg', args};
+      return withBase(b, {kind: 'arg', args});
     }
     case 'expose': {
       new Flags(node.flags, NO_FLAGS);
       atLeastOne(node, 'EXPOSE');
-      return {...b, kind: 'expose', ports: node.args};
+      return withBase(b, {kind: 'expose', ports: node.args});
     }
     case 'volume': {
       new Flags(node.flags, NO_FLAGS);
       atLeastOne(node, 'VOLUME');
       if (node.args.some(path => path.trim() === '')) throw new InstructionError('VOLUME specified can not be an empty string');
-      return {...b, kind: 'volume', paths: node.args, json: node.json};
+      return withBase(b, {kind: 'volume', paths: node.args, json: node.json});
     }
     case 'user':
       new Flags(node.flags, NO_FLAGS);
-      return {...b, kind: 'user', user: exactlyOne(node, 'USER')};
+      return withBase(b, {kind: 'user', user: exactlyOne(node, 'USER')});
     case 'workdir':
       new Flags(node.flags, NO_FLAGS);
-      return {...b, kind: 'workdir', path: exactlyOne(node, 'WORKDIR')};
+      return withBase(b, {kind: 'workdir', path: exactlyOne(node, 'WORKDIR')});
     case 'stopsignal':
       new Flags(node.flags, NO_FLAGS);
-      return {...b, kind: 'stopsignal', signal: exactlyOne(node, 'STOPSIGNAL')};
+      return withBase(b, {kind: 'stopsignal', signal: exactlyOne(node, 'STOPSIGNAL')});
     case 'maintainer':
       new Flags(node.flags, NO_FLAGS);
       warn('MaintainerDeprecated', 'MAINTAINER instruction is deprecated in favor of using LABEL');
-      return {...b, kind: 'maintainer', maintainer: exactlyOne(node, 'MAINTAINER')};
+      return withBase(b, {kind: 'maintainer', maintainer: exactlyOne(node, 'MAINTAINER')});
     case 'cmd':
     case 'entrypoint': {
       new Flags(node.flags, NO_FLAGS);
@@ -576,13 +610,13 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       } else if (form.form === 'shell' && form.command !== '') {
         warn('JSONArgsRecommended', `JSON arguments recommended for ${keyword} to prevent unintended behavior related to OS signals`);
       }
-      return node.name === 'cmd' ? {...b, ...form, kind: 'cmd'} : {...b, ...form, kind: 'entrypoint'};
+      return node.name === 'cmd' ? withForm(withBase(b, {kind: 'cmd'}), form) : withForm(withBase(b, {kind: 'entrypoint'}), form);
     }
     case 'shell': {
       new Flags(node.flags, NO_FLAGS);
       if (!node.json) throw new InstructionError('SHELL requires the arguments to be in JSON form', 'write SHELL ["/bin/bash", "-c"]');
       if (node.args.length === 0) throw new InstructionError('SHELL requires at least one argument');
-      return {...b, kind: 'shell', args: node.args};
+      return withBase(b, {kind: 'shell', args: node.args});
     }
     case 'healthcheck':
       return parseHealthcheck(node, b);
@@ -595,7 +629,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       const instruction = parseInstruction(node.child, context, warnings);
       let expression = node.original.replace(/^\s*ONBUILD\s*/i, '');
       for (const heredoc of node.heredocs) expression += '\n' + heredoc.content + heredoc.name;
-      return {...b, kind: 'onbuild', expression, instruction};
+      return withBase(b, {kind: 'onbuild', expression, instruction});
     }
     default: {
       const guess = closestMatch(node.keyword, INSTRUCTION_KEYWORDS, true);
@@ -616,20 +650,12 @@ function parseHealthcheck(node: InstructionNode, b: InstructionBase): Healthchec
   if (type === 'NONE') {
     new Flags(node.flags, NO_FLAGS);
     if (rest.length !== 0) throw new InstructionError('HEALTHCHECK NONE takes no arguments');
-    return {...b, kind: 'healthcheck', test: ['NONE']};
+    return withBase(b, {kind: 'healthcheck', test: ['NONE']});
   }
   const flags = new Flags(node.flags, {interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string'});
   if (type !== 'CMD') throw new InstructionError(`unknown type ${JSON.stringify(type)} in HEALTHCHECK (try CMD)`);
   if (rest.length === 0) throw new InstructionError('missing command after HEALTHCHECK CMD');
   const test = node.json ? ['CMD', ...rest] : ['CMD-SHELL', rest.join(' ')];
-  const duration = (name: string): number | undefined => {
-    const text = flags.string(name);
-    if (text === undefined || text === '') return undefined;
-    const value = parseGoDuration(text);
-    if (value === undefined) throw new InstructionError(`invalid duration ${JSON.stringify(text)} for --${name}`, 'use a duration such as 30s, 1m30s or 500ms');
-    if (value !== 0 && value < MINIMUM_DURATION_NS) throw new InstructionError(`--${name} cannot be less than 1ms`);
-    return value;
-  };
   let retries: number | undefined;
   const retriesText = flags.string('retries');
   if (retriesText !== undefined && retriesText !== '') {
@@ -637,16 +663,24 @@ function parseHealthcheck(node: InstructionNode, b: InstructionBase): Healthchec
     retries = Number.parseInt(retriesText, 10);
     if (retries < 0) throw new InstructionError(`--retries cannot be negative (${retries})`);
   }
-  return {
-    ...b,
+  return withBase(b, {
     kind: 'healthcheck',
     test,
-    interval: duration('interval'),
-    timeout: duration('timeout'),
-    startPeriod: duration('start-period'),
-    startInterval: duration('start-interval'),
+    interval: durationFlag(flags, 'interval'),
+    timeout: durationFlag(flags, 'timeout'),
+    startPeriod: durationFlag(flags, 'start-period'),
+    startInterval: durationFlag(flags, 'start-interval'),
     retries,
-  };
+  });
+}
+
+function durationFlag(flags: Flags, name: string): number | undefined {
+  const text = flags.string(name);
+  if (text === undefined || text === '') return undefined;
+  const value = parseGoDuration(text);
+  if (value === undefined) throw new InstructionError(`invalid duration ${JSON.stringify(text)} for --${name}`, 'use a duration such as 30s, 1m30s or 500ms');
+  if (value !== 0 && value < MINIMUM_DURATION_NS) throw new InstructionError(`--${name} cannot be less than 1ms`);
+  return value;
 }
 
 const DURATION_UNITS: Record<string, number> = {ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9};

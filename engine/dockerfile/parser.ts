@@ -228,7 +228,7 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
 
     node.startLine = startLine;
     node.endLine = endLine;
-    node.sourceText = lines.slice(firstIndex, endLine).join('');
+    node.sourceText = endLine - firstIndex === 1 ? lines[firstIndex] : lines.slice(firstIndex, endLine).join('');
     if (node.child) {
       node.child.startLine = startLine;
       node.child.endLine = endLine;
@@ -266,24 +266,24 @@ function trimNewline(line: string): string {
 }
 
 function trimLeadingSpace(line: string): string {
-  return line.replace(LEADING_SPACE, '');
+  return startsWithSpace(line) ? line.replace(LEADING_SPACE, '') : line;
 }
 
 function stripComment(line: string): string {
   return line.startsWith('#') ? '' : line;
 }
 
-const CONTINUATION: Record<string, RegExp> = {
-  '\\': /([^\\])\\[ \t]*$|^\\[ \t]*$/,
-  '`': /([^`])`[ \t]*$|^`[ \t]*$/,
-};
-
-/** Remove a line-continuation escape token; the flag says whether the instruction ends on this line. */
+/**
+ * Remove a line-continuation escape token; the flag says whether the instruction ends on this line. The token
+ * counts when it is the last character before optional spaces/tabs and is not itself escaped (BuildKit's
+ * `([^E])E[ \t]*$|^E[ \t]*$`, written as a scan because it runs on every line).
+ */
 function trimContinuation(line: string, escapeChar: string): [string, boolean] {
-  const regex = CONTINUATION[escapeChar];
-  const match = regex.exec(line);
-  if (!match) return [line, true];
-  return [line.slice(0, match.index) + (match[1] ?? ''), false];
+  let end = line.length - 1;
+  while (end >= 0 && (line[end] === ' ' || line[end] === '\t')) end--;
+  if (end < 0 || line[end] !== escapeChar) return [line, true];
+  if (end > 0 && line[end - 1] === escapeChar) return [line, true];
+  return [line.slice(0, end), false];
 }
 
 class DirectiveReader {
@@ -402,12 +402,20 @@ function extractFlags(line: string): [string, string[]] {
 }
 
 function isSpaceChar(ch: string): boolean {
-  return SPACE_CHAR.test(ch);
+  const code = ch.charCodeAt(0);
+  if (code === 0x20 || (code >= 0x09 && code <= 0x0d)) return true;
+  return code > 0x7f && SPACE_CHAR.test(ch);
+}
+
+/** Whether the string starts or ends with a space character (the common case is no: skip the regex). */
+function startsWithSpace(text: string): boolean {
+  return text.length > 0 && isSpaceChar(text[0]);
 }
 
 /** Go's strings.TrimSpace. */
 function trimSpace(text: string): string {
-  return text.replace(LEADING_SPACE, '').replace(TRAILING_SPACE, '');
+  const start = startsWithSpace(text) ? text.replace(LEADING_SPACE, '') : text;
+  return start.length > 0 && isSpaceChar(start[start.length - 1]) ? start.replace(TRAILING_SPACE, '') : start;
 }
 
 function parseString(rest: string): ParsedArgs {
@@ -423,7 +431,7 @@ const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised
 
 /** Exec form: a JSON array of strings. Returns undefined when the text is not JSON (shell form then). */
 function parseJson(rest: string): ParsedArgs | undefined {
-  const text = rest.replace(LEADING_SPACE, '');
+  const text = trimLeadingSpace(rest);
   if (!text.startsWith('[')) return undefined;
   let value: unknown;
   try {
@@ -462,7 +470,8 @@ function parseHealthConfig(rest: string, escape: string): ParsedArgs {
  */
 export function parseWords(rest: string, escape: string): string[] {
   const words: string[] = [];
-  const chars = Array.from(rest);
+  // code units are enough: quotes, escape tokens and ASCII spaces never occur inside a surrogate pair
+  const chars = rest;
   let word = '';
   let inWord = false;
   let quote = '';
