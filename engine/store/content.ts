@@ -285,18 +285,28 @@ export class FileContentStore implements ContentStore {
     const path = this.blobPath(digest);
     const algorithm = algorithmOf(digest);
     let data: Buffer;
+    let handle: fs.FileHandle;
     try {
-      if (size !== undefined) {
-        // Check the size before reading and hashing (a wrong descriptor must not make us read a huge file).
-        const stats = await fs.stat(path);
-        if (stats.size !== size) throw new SizeMismatchError(digest, size, stats.size, 'read blob');
-      }
-      data = await fs.readFile(path);
+      handle = await fs.open(path, 'r');
     } catch (error) {
       if (isNotFound(error)) throw new BlobNotFoundError(digest);
       throw error;
     }
-    if (size !== undefined && data.length !== size) throw new SizeMismatchError(digest, size, data.length, 'read blob');
+    try {
+      // Check the size before reading and hashing (a wrong descriptor must not make us read a huge file).
+      const stored = (await handle.stat()).size;
+      if (size !== undefined && stored !== size) throw new SizeMismatchError(digest, size, stored, 'read blob');
+      data = Buffer.allocUnsafe(stored);
+      let filled = 0;
+      while (filled < stored) {
+        const {bytesRead} = await handle.read(data, filled, stored - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      if (filled !== stored) throw new SizeMismatchError(digest, stored, filled, 'read blob');
+    } finally {
+      await handle.close();
+    }
     const actual = `${algorithm}:` + hashFor(algorithm).update(data).digest('hex');
     if (actual !== digest) throw new DigestMismatchError(digest, actual, 'read blob');
     return data;

@@ -153,13 +153,27 @@ export function entryReference(descriptor: Descriptor): Reference | undefined {
   if (!annotations) return undefined;
   const text = annotations[Annotation.containerdName] ?? annotations[Annotation.refName];
   if (text === undefined) return undefined;
-  const reference = tryParseReference(text);
-  return reference?.tag !== undefined ? reference : undefined;
+  // Every index walk parses every name; an index of thousands of tags makes that the cost to save.
+  let reference = parsedNames.get(text);
+  if (reference === undefined) {
+    const parsed = tryParseReference(text);
+    reference = parsed?.tag !== undefined ? Object.freeze(parsed) : null;
+    parsedNames.set(text, reference);
+  }
+  return reference ?? undefined;
 }
+
 
 function referenceKey(reference: Reference): string {
   return fullString(reference);
 }
+
+/** Parsed index names, shared by every Store in the process (names parse the same everywhere). */
+let parsedNamesCache: BlobCache<Reference | null> | undefined;
+const parsedNames = {
+  get: (text: string) => (parsedNamesCache ??= new BlobCache<Reference | null>(50_000)).get(text),
+  set: (text: string, value: Reference | null) => (parsedNamesCache ??= new BlobCache<Reference | null>(50_000)).set(text, value),
+};
 
 /** Small map with least-recently-used eviction, for immutable parsed blobs. */
 class BlobCache<T> {
@@ -336,6 +350,9 @@ export class Store {
         throw error;
       }
       await syncDirectory(this.root);
+      // Remember what we wrote, keyed like readIndex keys it, so the next read skips parsing.
+      const stats = await fs.stat(this.paths.index, {bigint: true});
+      this.indexCache = {key: `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`, index: structuredClone(next)};
       return next;
     });
   }
@@ -485,7 +502,8 @@ export class Store {
       if (group) return load(group);
     }
 
-    const isFullDigest = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(text) && safeIsDigest(text);
+    // Only registered algorithms: `name:tag` also fits the digest grammar.
+    const isFullDigest = /^(?:sha256|sha512|blake3):/.test(text) && safeIsDigest(text);
     const wantedDigest = isFullDigest ? text : reference?.digest;
     const hexPrefix = /^(?:sha256:)?([a-f0-9]+)$/.exec(text)?.[1];
     if (wantedDigest === undefined && (hexPrefix === undefined || hexPrefix.length < minimumIdPrefix)) {

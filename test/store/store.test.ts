@@ -149,6 +149,27 @@ describe('images in the store', () => {
     }
   });
 
+  test('an image handed out cannot be edited under the next caller', async () => {
+    const {store, cleanup} = await makeTempStore();
+    try {
+      await makeImage(store, {tags: ['frozen']});
+      const image = await store.resolveImage('frozen');
+      assert.throws(() => {
+        image.config.config!.Env!.push('LEAK=1');
+      }, TypeError);
+      assert.throws(() => {
+        (image.manifest.layers as unknown[]).pop();
+      }, TypeError);
+      const derived = structuredClone(image.config);
+      derived.config!.Env!.push('MINE=1');
+      const again = await store.resolveImage('frozen');
+      assert.deepEqual(again.config.config?.Env, ['PATH=/usr/bin']);
+      assert.equal(again.manifest.layers.length, 1);
+    } finally {
+      await cleanup();
+    }
+  });
+
   test('listing returns every image once with all its tags, newest first', async () => {
     const {store, cleanup} = await makeTempStore();
     try {
