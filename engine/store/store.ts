@@ -48,6 +48,8 @@ export const Annotation = {
 
 export const layoutVersion = '1.0.0';
 
+const storeEntryNames = new Set(['tmp', 'blobs', 'index.json', 'index.json.lock', 'cache', 'snapshots', 'containers']);
+
 /**
  * One image as the store holds it. Read-only: `manifest` and `config` are frozen and shared between
  * callers (blobs never change); structuredClone them to derive new values. Changes go through Store methods.
@@ -136,6 +138,7 @@ function emptyIndex(): ImageIndex {
 
 /** Writes `data` to `target` only if it does not exist yet (link is atomic and never clobbers). */
 async function writeFileIfMissing(tmpDir: string, target: string, data: string): Promise<void> {
+  if (await fs.stat(target).then(() => true, () => false)) return;
   const temporary = join(tmpDir, temporaryName('init'));
   await fs.writeFile(temporary, data, {flag: 'wx'});
   try {
@@ -279,7 +282,8 @@ export class Store {
       throw error;
     });
     if (!hasLayout) {
-      const entries = await fs.readdir(root);
+      // Only what a store creation in progress (another process opening the same new store) may have made.
+      const entries = (await fs.readdir(root)).filter(name => !storeEntryNames.has(name));
       if (entries.length > 0) throw new NotAStoreError(root, 'folder is not empty and holds no oci-layout');
       if (!create) throw new StoreNotFoundError(root);
     }

@@ -8,7 +8,7 @@ import {
   AmbiguousImageError, Annotation, BlobNotFoundError, ImageNotFoundError, NotAStoreError, Store, StoreNotFoundError,
 } from '../../engine/store/index.js';
 import {UserError} from '../../engine/errors.js';
-import {configFor, makeImage, makeTempStore, putLayers} from './helpers.js';
+import {configFor, makeImage, makeTempStore, putLayers, snapshotTree} from './helpers.js';
 
 async function readIndexFile(store: Store) {
   return JSON.parse(await readFile(store.paths.index, 'utf8')) as {manifests: {digest: string; annotations?: Record<string, string>}[]};
@@ -26,6 +26,33 @@ describe('opening a store', () => {
       assert.deepEqual(await store.fsck(), []);
     } finally {
       await rm(dir, {recursive: true, force: true});
+    }
+  });
+
+  test('several openers of one new folder all get the same store', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'strata-open-'));
+    try {
+      const root = join(dir, 'store');
+      const stores = await Promise.all(Array.from({length: 6}, () => Store.open(root)));
+      assert.equal(stores.length, 6);
+      assert.deepEqual(JSON.parse(await readFile(join(root, 'oci-layout'), 'utf8')), {imageLayoutVersion: '1.0.0'});
+      assert.deepEqual(await readdir(join(root, 'tmp')), [], 'no creation leftovers');
+      assert.deepEqual(await stores[3].fsck(), []);
+    } finally {
+      await rm(dir, {recursive: true, force: true});
+    }
+  });
+
+  test('opening an existing store writes nothing', async () => {
+    const {store, cleanup} = await makeTempStore();
+    try {
+      await makeImage(store, {tags: ['still']});
+      const before = await snapshotTree(store.root);
+      await Store.open(store.root);
+      await Store.open(store.root, {create: false});
+      assert.deepEqual(await snapshotTree(store.root), before);
+    } finally {
+      await cleanup();
     }
   });
 
