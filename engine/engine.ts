@@ -67,34 +67,8 @@ export interface LayerInfo {
   readonly comment?: string;
 }
 
-export type ChangeStatus = 'added' | 'modified' | 'removed' | 'unchanged';
-
-export interface FileTreeNode {
-  readonly name: string;
-  readonly path: string;
-  readonly type: 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
-  readonly size: number;
-  readonly status: ChangeStatus;
-  readonly mode?: number;
-  readonly linkname?: string;
-  readonly children?: readonly FileTreeNode[];
-}
-
-export interface WasteItem {
-  readonly path: string;
-  readonly bytes: number;
-  readonly count: number;
-  readonly layers: readonly number[];
-  readonly createdBy?: string;
-}
-
-export interface WasteReport {
-  readonly totalBytes: number;
-  readonly wastedBytes: number;
-  /** 0..1, as dive computes it. */
-  readonly efficiency: number;
-  readonly items: readonly WasteItem[];
-}
+/** Trees of what a layer changed, and waste accounting, are computed in engine/layer; these are its types. */
+export type {ChangeStatus, TreeNode as FileTreeNode, WasteItem, WasteReport} from './layer/index.js';
 
 export interface LayerFile {
   readonly path: string;

@@ -25,12 +25,15 @@ import type {
   WasteReport,
 } from './engine.js';
 import {familiarRepository, historyWithLayers, MediaType, parseReference, type Descriptor, type ImageConfig} from './image/index.js';
-import * as layerModule from './layer/index.js';
-import {deserializeIndex, indexLayer, readLayerMembers, serializeIndex, type LayerIndex} from './layer/index.js';
-
-// TEMPORARY until engine/layer exports them (being written): resolved at call time.
-const layerTree = (...args: unknown[]) => (layerModule as unknown as Record<string, (...a: unknown[]) => unknown>).layerTree(...args);
-const computeWaste = (...args: unknown[]) => (layerModule as unknown as Record<string, (...a: unknown[]) => WasteReport>).computeWaste(...args);
+import {
+  computeWaste,
+  deserializeIndex,
+  indexLayer,
+  layerTree,
+  readLayerFile,
+  serializeIndex,
+  type LayerIndex,
+} from './layer/index.js';
 import {resolveStoreRoot, Store, type StoredImage} from './store/index.js';
 import type {BuildHooks, BuildOptions, BuildResult} from './build/build.js';
 import {cacheRoots, pruneCache, type PruneResult as CachePruneResult} from './build/cache.js';
@@ -227,7 +230,7 @@ export class Engine {
       throw new UserError('ERR_NO_SUCH_LAYER', `image ${name} has no layer ${layerIndex} (it has ${image.manifest.layers.length})`);
     }
     const indexes = await this.layerIndexes(image, layerIndex);
-    return layerTree(indexes, layerIndex, {aggregate: options.aggregate}) as FileTreeNode;
+    return layerTree(indexes, layerIndex, {aggregate: options.aggregate});
   }
 
   async waste(name: string): Promise<WasteReport> {
@@ -255,19 +258,8 @@ export class Engine {
       if (record.type !== 'file') {
         return {path: clean, size: 0, binary: false, content: Buffer.from(record.linkname ? `-> ${record.linkname}` : ''), truncated: false};
       }
-      const chunks: Buffer[] = [];
-      let taken = 0;
-      await readLayerMembers(this.store.content.openBlob(image.manifest.layers[position].digest), async (member, body) => {
-        if (member.path !== clean) return;
-        for await (const chunk of body) {
-          if (taken < limit) {
-            const part = chunk.subarray(0, limit - taken);
-            chunks.push(part);
-            taken += part.length;
-          }
-        }
-      });
-      const content = Buffer.concat(chunks);
+      const read = await readLayerFile(this.store.content.openBlob(image.manifest.layers[position].digest), clean, {maxBytes: limit});
+      const content = read?.content ?? Buffer.alloc(0);
       return {path: clean, size: record.size, binary: content.includes(0), content, truncated: record.size > content.length};
     }
     throw new UserError('ERR_NO_SUCH_FILE', `no file ${path} in layer ${layerIndex} of ${name}`);

@@ -81,7 +81,7 @@ async function printWaste(context: CliContext, image: string, options: HistoryOp
     context.stdout.write(`${JSON.stringify(report)}\n`);
     return;
   }
-  context.stdout.write(`Image efficiency: ${(report.efficiency * 100).toFixed(1)}%\n`);
+  context.stdout.write(`Image efficiency: ${(Math.floor(report.efficiency * 10_000) / 100).toFixed(2)}%\n`);
   context.stdout.write(`Wasted space:     ${size(report.wastedBytes)} of ${size(report.totalBytes)}\n`);
   if (report.items.length === 0) return;
   context.stdout.write('\n');
@@ -89,8 +89,14 @@ async function printWaste(context: CliContext, image: string, options: HistoryOp
     String(item.count),
     size(item.bytes),
     item.layers.join(','),
-    options.trunc ? ellipsis(item.createdBy ?? '', 45) : (item.createdBy ?? ''),
+    createdByText(item.createdBy, options.trunc),
     item.path,
   ]);
   context.stdout.write(formatTable([['COUNT', 'WASTED', 'LAYERS', 'CREATED BY', 'PATH'], ...rows]));
+}
+
+/** The instructions that made a path's wasted copies, once each. */
+function createdByText(createdBy: readonly (string | undefined)[], truncate: boolean): string {
+  const text = [...new Set(createdBy.filter(Boolean))].join('; ').replaceAll('\t', ' ').replaceAll('\n', ' ');
+  return truncate ? ellipsis(text, 45) : text;
 }

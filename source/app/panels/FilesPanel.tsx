@@ -21,8 +21,8 @@ const SIZE_WIDTH = 8;
 export function treeRowLine(row: TreeRow, width: number, theme: Theme): Line {
   const {node} = row;
   const color = changeColor(theme, node.status);
-  const fold = row.isDir ? (row.expanded ? '▾ ' : '▸ ') : '';
-  const name = node.name + (row.isDir ? '/' : '') + (node.linkname ? ` → ${node.linkname}` : '');
+  const fold = row.isDir ? (row.expanded ? 'v ' : '> ') : '';
+  const name = node.name + (row.isDir ? '/' : '') + (node.record?.linkname ? ` -> ${node.record?.linkname}` : '');
   const size = node.status === 'removed' ? '' : humanSize(row.size);
   const nameWidth = Math.max(1, width - 2 - row.guide.length - fold.length - SIZE_WIDTH - 1);
   return [
@@ -42,7 +42,7 @@ export function filesLines(props: Props): Line[] {
     files.aggregate ? 'a: all layers up to here' : 'a: this layer only',
     files.hideUnchanged ? 'u: changes only' : 'u: all',
     files.sortBySize ? 's: by size' : 's: by name',
-  ].join(' · ');
+  ].join('  ');
   const lines: Line[] = [[{text: toggles, color: theme.muted}]];
   if (!layer) {
     lines.push([{text: 'no layer selected', color: theme.muted}]);

@@ -26,24 +26,24 @@ export function wasteLines(props: Props): Line[] {
     [
       {text: 'wasted '},
       {text: humanSize(report.wastedBytes), bold: true, color: report.wastedBytes > 0 ? theme.warning : theme.success},
-      {text: ` of ${humanSize(report.totalBytes)} · efficiency `},
+      {text: ` of ${humanSize(report.totalBytes)}, efficiency `},
       {text: `${efficiency}%`, bold: true, color: report.efficiency >= 0.9 ? theme.success : theme.warning},
     ],
     [{text: 'copies a later layer overwrote or deleted; one copy per path is not waste', color: theme.muted}],
-    [{text: fit('WASTED', 8, 'right') + ' ' + fit('COPIES', 6, 'right') + '  ' + fit('LAYERS', 8) + ' PATH · INSTRUCTION', color: theme.muted, bold: true}],
+    [{text: fit('WASTED', 8, 'right') + ' ' + fit('COPIES', 6, 'right') + '  ' + fit('LAYERS', 8) + ' PATH  INSTRUCTION', color: theme.muted, bold: true}],
   ];
   if (report.items.length === 0) {
     lines.push([{text: 'nothing wasted: no file is overwritten or deleted by a later layer', color: theme.success}]);
     return lines;
   }
   visibleSlice(report.items, waste.list, rows).forEach((item, index) => {
-    const why = instructionText(item.createdBy);
+    const why = instructionText([...new Set(item.createdBy.filter(Boolean))].join("; "));
     const line: Line = [
       {text: fit(humanSize(item.bytes), 8, 'right') + ' ', color: theme.warning},
-      {text: fit(`×${item.count}`, 6, 'right') + '  '},
+      {text: fit(`x${item.count}`, 6, 'right') + '  '},
       {text: fit(item.layers.join(','), 8) + ' ', color: theme.muted},
       {text: item.path},
-      {text: why ? ` · ${why}` : '', color: theme.muted},
+      {text: why ? `  ${why}` : '', color: theme.muted},
     ];
     const selected = waste.list.offset + index === waste.list.cursor;
     lines.push(selected ? highlight(line, focused, {text: theme.selectionText, background: theme.selectionBackground}) : line);
