@@ -257,7 +257,13 @@ class WatchSession {
         this.onFsEvent(event as FsEventName, path);
       });
       watcher.on('error', error => {
-        if (!ready) rejectScan(new WatchContextError(`watch ${paths.join(', ')}: ${(error as Error).message}`, {cause: error}));
+        if (!ready) {
+          const tooMany = (error as NodeJS.ErrnoException).code === 'ENOSPC' || (error as NodeJS.ErrnoException).code === 'EMFILE';
+          rejectScan(new WatchContextError(`watch ${paths.join(', ')}: ${(error as Error).message}`, {
+            cause: error,
+            hint: tooMany ? 'exclude large folders in .dockerignore, or raise fs.inotify.max_user_watches' : undefined,
+          }));
+        }
         else this.emit({type: 'watch-error', error: (error as Error).message});
       });
       watcher.once('ready', () => {
