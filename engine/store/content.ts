@@ -245,6 +245,9 @@ export class FileContentStore implements ContentStore {
         if (!writer.writableEnded) writer.end();
       });
 
+    // A failure (e.g. tmp/ gone) is reported by commit(); without this listener a caller that only calls
+    // write() and commit() would have the process die on an unhandled 'error' event instead.
+    writer.on('error', () => undefined);
     Object.defineProperty(writer, 'written', {get: () => written});
     writer.commit = (expected?: ExpectedBlob) => {
       if (aborted) return Promise.reject(new Error('write blob: writer was aborted'));

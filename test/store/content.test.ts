@@ -1,3 +1,5 @@
+import {test} from 'node:test';
+import assert from 'node:assert/strict';
 import {mkdtemp, readdir, rm, writeFile, stat} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -30,4 +32,17 @@ contentStoreSuite('bare file content store', async () => {
     residue: async () => readdir(join(dir, 'tmp')),
     corrupt: async digest => writeFile(store.blobPath(digest), Buffer.alloc((await stat(store.blobPath(digest))).size, 0x3f)),
   };
+});
+
+test('a blob writer whose temporary folder is gone fails at commit instead of crashing', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-content-'));
+  try {
+    const store = new FileContentStore(join(dir, 'blobs'), join(dir, 'missing-tmp'));
+    const writer = store.createBlobWriter();
+    writer.write(Buffer.from('lost'));
+    await assert.rejects(writer.commit(), /ENOENT/);
+    assert.deepEqual(await store.listBlobs(), []);
+  } finally {
+    await rm(dir, {recursive: true, force: true});
+  }
 });
