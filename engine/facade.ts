@@ -518,3 +518,15 @@ function asArchiveError(error: unknown, source: string): Error {
   const message = error instanceof Error ? error.message : String(error);
   return new UserError('ERR_ARCHIVE_INVALID', `import ${source}: not a valid tar archive (${message})`, {cause: error});
 }
+
+/**
+ * Watch mode (engine/watch): build, then rebuild on every real change. Loaded on first use, so that chokidar is
+ * not part of every command's start-up.
+ */
+export async function watchBuild(
+  options: import('./watch/watch.js').WatchBuildOptions,
+  onEvent: (event: import('./watch/events.js').WatchEvent) => void,
+): Promise<void> {
+  const watch = await import('./watch/watch.js');
+  return watch.watchBuild(options, onEvent);
+}

@@ -1,7 +1,9 @@
 import {Command, CommanderError} from 'commander';
 import {demoStoreRoot, Engine, isUserError, resolveRoot} from '../../engine/index.js';
 import type {CliContext} from './context.js';
+import {registerBuildCommand} from './build.js';
 import {configureDemoCommand} from './demo.js';
+import {registerDockerfileCommand} from './dockerfile.js';
 import {configureFsckCommand} from './fsck.js';
 import {configureHistoryCommand} from './history.js';
 import {configureImagesCommand} from './images.js';
@@ -10,6 +12,7 @@ import {configureInspectCommand} from './inspect.js';
 import {configureImagePruneCommand, configureRmiCommand} from './rmi.js';
 import {configureTagCommand} from './tag.js';
 import {openWorkbench, registerUiCommand} from './ui.js';
+import {configureWatchCommand} from './watch.js';
 
 export interface CliIo {
   readonly stdout: CliContext['stdout'];
@@ -39,6 +42,9 @@ export function createProgram(context: CliContext): Command {
   configureRmiCommand(program.command('rmi'), context);
   configureImportCommand(program.command('import'), context);
   configureFsckCommand(program.command('fsck'), context);
+  registerBuildCommand(program, context);
+  configureWatchCommand(program.command('watch'), context);
+  const dockerfile = registerDockerfileCommand(program, context);
   configureDemoCommand(program.command('demo'), context);
   registerUiCommand(program, () => context.engine());
   program.action(async () => openWorkbench(() => context.engine(), {env: context.env}));
@@ -52,7 +58,7 @@ export function createProgram(context: CliContext): Command {
   configureImportCommand(image.command('import'), context);
   configureImagePruneCommand(image.command('prune'), context);
 
-  for (const command of [program, ...program.commands, ...image.commands]) command.exitOverride();
+  for (const command of [program, ...program.commands, ...image.commands, ...dockerfile.commands]) command.exitOverride();
   return program;
 }
 
