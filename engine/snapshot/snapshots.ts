@@ -17,22 +17,30 @@
  *   stack of one, without whiteouts.
  * - The layer blob's uncompressed digest must equal its diff ID, else nothing is kept and
  *   `SnapshotDigestError` is thrown.
+ * - Owners: as root, files keep the tar's owners. A non-root caller with subordinate ids extracts in a user
+ *   namespace mapped as RUN steps are (extract-worker.ts), so a step sees the tar's owners; files then belong
+ *   on the host to subordinate ids, and removal goes through a user namespace too (`removeContainerTree`).
+ *   Without subordinate ids every file belongs to the caller, which steps see as root.
  */
 import {spawn} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
-import {chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, utimes, writeFile} from 'node:fs/promises';
+import {lstat, mkdir, readdir, readFile, rename, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
-import {PassThrough} from 'node:stream';
 import type {Readable} from 'node:stream';
+import {fileURLToPath} from 'node:url';
 import {StrataError} from '../errors.js';
 import {chainIds} from '../image/index.js';
-import {applyLayer, readLayerMembers} from '../layer/index.js';
-import {isOverlayWhiteout, listInStack, lookupInStack} from './stack.js';
+import {hostTools, userNamespacePlan} from '../runtime/host-tools.js';
+import {removeContainerTree} from '../runtime/remove-tree.js';
+import {applyLayersInto, extractLayerDiff, makeWhiteouts} from './extract-diff.js';
+import type {ExtractJob} from './extract-worker.js';
+import {isOverlayWhiteout} from './stack.js';
 
 /** What the snapshotter needs from the store: where it lives, and the layer blobs. */
 export interface SnapshotSource {
   readonly root: string;
-  readonly content: {openBlob(digest: string): Readable};
+  /** `blobPath` lets a user-namespace extraction read the blob itself (see `extraction`). */
+  readonly content: {openBlob(digest: string): Readable; blobPath?(digest: string): string};
 }
 
 export interface SnapshotInfo {
@@ -49,9 +57,6 @@ export class SnapshotDigestError extends StrataError {
   }
 }
 
-const WHITEOUT_PREFIX = '.wh.';
-const OPAQUE_MARKER = '.wh..wh..opq';
-
 function hex(digest: string): string {
   return digest.slice(digest.indexOf(':') + 1);
 }
@@ -64,53 +69,78 @@ async function exists(path: string): Promise<boolean> {
   return lstat(path).then(() => true, () => false);
 }
 
-/** Create 0/0 character devices at each absolute path, in one helper process. */
-function makeWhiteouts(paths: readonly string[]): Promise<void> {
-  if (paths.length === 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const child = spawn('xargs', ['-0', 'sh', '-c', 'for p; do mknod "$p" c 0 0 || exit 255; done', 'sh'], {stdio: ['pipe', 'ignore', 'pipe']});
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', code => (code === 0 ? resolve() : reject(new StrataError('ERR_SNAPSHOT_WHITEOUT', `create overlay whiteout: ${stderr.trim() || `exit ${code}`}`))));
-    child.stdin.end(paths.map(path => `${path}\0`).join(''));
-  });
-}
-
-interface LayerWhiteouts {
-  /** `dir/name` paths that the layer deletes. */
-  readonly removed: string[];
-  /** Folders the layer marks opaque ('' for the root). */
-  readonly opaque: string[];
-}
-
-function parentOf(path: string): string {
-  const slash = path.lastIndexOf('/');
-  return slash === -1 ? '' : path.slice(0, slash);
-}
-
-function nameOf(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
-}
-
-function joinRel(parent: string, name: string): string {
-  return parent === '' ? name : `${parent}/${name}`;
-}
-
 export interface SnapshotsOptions {
   /** 'merged-copy' forces the fallback (tests, or a filesystem known to refuse devices); default 'auto'. */
   readonly layout?: 'auto' | 'merged-copy';
+  /**
+   * Where layers are unpacked. 'user-namespace' (the default for a non-root caller with subordinate ids and a
+   * store that gives blob paths) runs the extraction in a user namespace mapped as steps are, so that files
+   * keep their owners as the step sees them; 'in-process' unpacks here (a non-root caller then owns every
+   * file, and steps see them as root's).
+   */
+  readonly extraction?: 'auto' | 'in-process' | 'user-namespace';
+}
+
+/** Node flags that a worker needs to load TypeScript as this process does (tsx); test-runner flags are left out. */
+function loaderFlags(): string[] {
+  const flags: string[] = [];
+  const argv = process.execArgv;
+  for (let index = 0; index < argv.length; index++) {
+    const flag = argv[index]!;
+    if (/^--(import|require|loader|experimental-loader|conditions)=/.test(flag)) flags.push(flag);
+    else if (/^--(import|require|loader|experimental-loader|conditions)$/.test(flag) && index + 1 < argv.length) {
+      flags.push(flag, argv[++index]!);
+    }
+  }
+  return flags;
+}
+
+const workerPath = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './extract-worker.ts' : './extract-worker.js', import.meta.url));
+
+/** Run an extraction job in a user namespace with the steps' id mapping. */
+function runWorker(job: ExtractJob): Promise<string[]> {
+  const tools = hostTools();
+  if (!tools) return Promise.reject(new StrataError('ERR_SNAPSHOT_EXTRACT', 'extract layer: unshare not found'));
+  const args = ['--user', '--map-root-user', '--map-auto', '--', process.execPath, ...loaderFlags(), workerPath, JSON.stringify(job)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(tools.unshare, args, {stdio: ['ignore', 'pipe', 'pipe']});
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', code => {
+      if (code === 0) {
+        try {
+          resolve((JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {diffIds: string[]}).diffIds);
+          return;
+        } catch {
+          // fall through to the error below
+        }
+      }
+      reject(new StrataError('ERR_SNAPSHOT_EXTRACT', `extract layer in a user namespace: ${stderr.trim() || `exit ${code}`}`));
+    });
+  });
 }
 
 export class Snapshots {
   readonly root: string;
   private readonly source: SnapshotSource;
   private whiteoutSupport?: Promise<boolean>;
+  private readonly inUserNamespace: boolean;
 
   constructor(source: SnapshotSource, options: SnapshotsOptions = {}) {
     this.source = source;
     this.root = join(source.root, 'snapshots');
     if (options.layout === 'merged-copy') this.whiteoutSupport = Promise.resolve(false);
+    const extraction = options.extraction ?? 'auto';
+    const possible = process.getuid?.() !== 0 && typeof source.content.blobPath === 'function' && hostTools() !== null;
+    this.inUserNamespace = extraction === 'user-namespace' || (extraction === 'auto' && possible && userNamespacePlan().subordinateCount > 0);
+  }
+
+  /** The blob's file, for a worker; only called when `inUserNamespace`. */
+  private blobPath(digest: string): string {
+    return this.source.content.blobPath!.call(this.source.content, digest);
   }
 
   /** The folder of the snapshot of `chainId` (whether or not it exists yet). */
@@ -154,16 +184,18 @@ export class Snapshots {
     const temporary = join(mergedRoot, temporaryName());
     try {
       const rootfs = join(temporary, 'rootfs');
+      const found = this.inUserNamespace
+        ? (await mkdir(temporary, {recursive: true}), await runWorker({kind: 'merged', blobPaths: layerDigests.map(digest => this.blobPath(digest)), target: rootfs}))
+        : await applyLayersInto(layerDigests.map(digest => () => this.source.content.openBlob(digest)), rootfs);
       for (let index = 0; index < diffIds.length; index++) {
-        const result = await applyLayer(this.source.content.openBlob(layerDigests[index]!), rootfs);
-        if (result.diffId !== diffIds[index]) {
-          throw new SnapshotDigestError(`extract layer ${layerDigests[index]}: content has diff ID ${result.diffId}, expected ${diffIds[index]}`);
+        if (found[index] !== diffIds[index]) {
+          throw new SnapshotDigestError(`extract layer ${layerDigests[index]}: content has diff ID ${found[index]}, expected ${diffIds[index]}`);
         }
       }
       await writeFile(join(temporary, 'meta.json'), JSON.stringify({chainId, diffIds}));
       await this.renameIntoPlace(temporary, final);
     } finally {
-      await rm(temporary, {recursive: true, force: true});
+      await removeContainerTree(temporary);
     }
     return join(final, 'rootfs');
   }
@@ -175,7 +207,7 @@ export class Snapshots {
       // Renamed away first, so that a half-removed snapshot is never taken for a complete one.
       const trash = join(this.root, temporaryName());
       await rename(folder, trash);
-      await rm(trash, {recursive: true, force: true});
+      await removeContainerTree(trash);
     }
   }
 
@@ -222,7 +254,7 @@ export class Snapshots {
             alive = (error as NodeJS.ErrnoException).code === 'EPERM';
           }
         }
-        if (!alive) await rm(join(folder, name), {recursive: true, force: true});
+        if (!alive) await removeContainerTree(join(folder, name));
       }
     }
   }
@@ -239,7 +271,7 @@ export class Snapshots {
       } catch {
         return false;
       } finally {
-        await rm(probe, {force: true});
+        await removeContainerTree(probe);
       }
     })();
     return this.whiteoutSupport;
@@ -260,104 +292,18 @@ export class Snapshots {
     const temporary = join(this.root, temporaryName());
     const diff = join(temporary, 'diff');
     try {
-      await mkdir(diff, {recursive: true});
-      const blob = this.source.content.openBlob(layerDigest);
-      // One read of the blob feeds both the extraction and the whiteout scan.
-      const forApply = new PassThrough({highWaterMark: 1 << 20});
-      const forScan = new PassThrough({highWaterMark: 1 << 20});
-      blob.on('error', error => {
-        forApply.destroy(error);
-        forScan.destroy(error);
-      });
-      blob.pipe(forApply);
-      blob.pipe(forScan);
-      const whiteouts: LayerWhiteouts = {removed: [], opaque: []};
-      const [applied] = await Promise.all([
-        applyLayer(forApply, diff),
-        readLayerMembers(forScan, member => {
-          const name = nameOf(member.path);
-          if (name === OPAQUE_MARKER) whiteouts.opaque.push(parentOf(member.path));
-          else if (name.startsWith(WHITEOUT_PREFIX) && !name.startsWith('.wh..wh.')) {
-            whiteouts.removed.push(joinRel(parentOf(member.path), name.slice(WHITEOUT_PREFIX.length)));
-          }
-        }),
-      ]);
-      if (applied.diffId !== diffId) {
-        throw new SnapshotDigestError(`extract layer ${layerDigest}: content has diff ID ${applied.diffId}, expected ${diffId}`);
+      await mkdir(temporary, {recursive: true});
+      const found = this.inUserNamespace
+        ? (await runWorker({kind: 'diff', blobPath: this.blobPath(layerDigest), target: diff, lowerDirs}))[0]
+        : await extractLayerDiff(this.source.content.openBlob(layerDigest), diff, lowerDirs);
+      if (found !== diffId) {
+        throw new SnapshotDigestError(`extract layer ${layerDigest}: content has diff ID ${found}, expected ${diffId}`);
       }
-      await this.materialiseWhiteouts(diff, whiteouts, lowerDirs);
       await writeFile(join(temporary, 'meta.json'), JSON.stringify({chainId, diffId, ...(parent ? {parent} : {})}));
       await this.renameIntoPlace(temporary, join(this.root, hex(chainId)));
     } finally {
-      await rm(temporary, {recursive: true, force: true});
+      await removeContainerTree(temporary);
     }
-  }
-
-  /** Turn the layer's OCI whiteouts into overlay whiteouts in `diff`, against the lower stack. */
-  private async materialiseWhiteouts(diff: string, whiteouts: LayerWhiteouts, lowerDirs: readonly string[]): Promise<void> {
-    const devices = new Set<string>();
-    for (const removed of whiteouts.removed) {
-      // Only what a lower layer has needs hiding; a whiteout for a name this layer also wrote hides the lower one,
-      // which this layer's own entry already does.
-      if (!(await lookupInStack(lowerDirs, removed))) continue;
-      if (!(await this.ensureRealParent(diff, parentOf(removed), lowerDirs))) continue;
-      if (await exists(join(diff, removed))) continue;
-      devices.add(join(diff, removed));
-    }
-    for (const folder of whiteouts.opaque) await this.hideLowerChildren(diff, folder, lowerDirs, devices);
-    // Creating the devices touches their folders: put back the times the layer gave them.
-    const restore = await this.saveFolderTimes(diff, [...devices].map(device => parentOf(device.slice(diff.length + 1))));
-    await makeWhiteouts([...devices]);
-    await restore();
-  }
-
-  /** Opaque folder `folder`: whiteout every lower child this layer lacks, and recurse into shared folders. */
-  private async hideLowerChildren(diff: string, folder: string, lowerDirs: readonly string[], devices: Set<string>): Promise<void> {
-    const here = await lstat(join(diff, folder)).catch(() => null);
-    if (!here || !here.isDirectory()) return;
-    for (const name of await listInStack(lowerDirs, folder)) {
-      const relPath = joinRel(folder, name);
-      const own = await lstat(join(diff, relPath)).catch(() => null);
-      if (!own) devices.add(join(diff, relPath));
-      else if (own.isDirectory()) await this.hideLowerChildren(diff, relPath, lowerDirs, devices);
-    }
-  }
-
-  /**
-   * Make `relDir` a real folder in `diff` (never through a symlink). A folder the layer did not carry copies
-   * the metadata of the lower one, since overlayfs shows the topmost folder's mode and owner.
-   * Returns false when the path cannot hold a whiteout (a non-folder on the way).
-   */
-  private async ensureRealParent(diff: string, relDir: string, lowerDirs: readonly string[]): Promise<boolean> {
-    let current = '';
-    for (const part of relDir.split('/').filter(Boolean)) {
-      current = joinRel(current, part);
-      const path = join(diff, current);
-      const stats = await lstat(path).catch(() => null);
-      if (stats) {
-        if (!stats.isDirectory()) return false;
-        continue;
-      }
-      const lower = await lookupInStack(lowerDirs, current);
-      if (!lower || !lower.stats.isDirectory()) return false;
-      await mkdir(path);
-      await chmod(path, lower.stats.mode & 0o7777);
-      await chown(path, lower.stats.uid, lower.stats.gid).catch(() => {});
-      await utimes(path, lower.stats.atime, lower.stats.mtime);
-    }
-    return true;
-  }
-
-  /** Read the times of `folders` (relative to `diff`) now, and return a function that puts them back. */
-  private async saveFolderTimes(diff: string, folders: readonly string[]): Promise<() => Promise<void>> {
-    const saved: Array<[string, Date, Date]> = [];
-    for (const folder of new Set(folders)) {
-      const stats = await lstat(join(diff, folder)).catch(() => null);
-      if (stats?.isDirectory()) saved.push([join(diff, folder), stats.atime, stats.mtime]);
-    }
-    return async () => {
-      for (const [path, atime, mtime] of saved) await utimes(path, atime, mtime);
-    };
   }
 
 }

@@ -107,6 +107,19 @@ describe(`runIsolated as ${who}`, async () => {
     assert.deepEqual(root.stdout, ['uid=0(root) gid=0(root)']);
   });
 
+  test('files keep the image\'s owners as the step sees them, so USER app can write its home', {skip}, async () => {
+    const {result, stdout, stderr, upperDir} = await run({
+      argv: ['/bin/sh', '-c', 'stat -c %u:%g /home/app /etc/passwd && touch /home/app/mine && stat -c %u:%g /home/app/mine'],
+      user: 'app',
+    });
+    assert.equal(result.exitCode, 0, stderr.join('\n'));
+    assert.deepEqual(stdout, ['1000:1000', '0:0', '1000:1000']);
+    assert.deepEqual(await listTree(upperDir), ['d home', 'd home/app', 'f home/app/mine']);
+    const mine = await lstat(join(upperDir, 'home/app/mine'));
+    const hostUid = result.uidMap.reduce((found, entry) => (1000 >= entry.inside && 1000 < entry.inside + entry.count ? entry.outside + 1000 - entry.inside : found), -1);
+    assert.equal(mine.uid, hostUid, 'on the host the file belongs to the id that maps to 1000');
+  });
+
   test('USER naming a user the image lacks fails before anything runs', {skip}, async () => {
     const {upperDir, workDir} = await base.scratch();
     await assert.rejects(
