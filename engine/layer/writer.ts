@@ -83,7 +83,10 @@ export async function writeLayer(
     pack.destroy(error as Error);
     throw error;
   });
-  await Promise.all([feeding, pipeline(pack as unknown as NodeJS.ReadableStream, hashing, out)]);
+  const [fed, piped] = await Promise.allSettled([feeding, pipeline(pack as unknown as NodeJS.ReadableStream, hashing, out)]);
+  // A failed source destroys the pack too; report the source's error, which says which file.
+  if (fed.status === 'rejected') throw fed.reason;
+  if (piped.status === 'rejected') throw piped.reason;
   return {diffId: `sha256:${hash.digest('hex')}`, size};
 }
 
@@ -234,8 +237,8 @@ async function feedEntry(pack: tar.Pack, entry: LayerEntry): Promise<void> {
     sink.on('close', resolve);
   });
   try {
-    await pipeline(createReadStream(entry.sourcePath, {start: 0, end: size - 1, highWaterMark: 1 << 20}), sink as unknown as Writable);
-    await done;
+    const source = createReadStream(entry.sourcePath, {start: 0, end: size - 1, highWaterMark: 1 << 20});
+    await Promise.all([pipeline(source, sink as unknown as Writable), done]);
   } catch (error) {
     throw new StrataError('ERR_LAYER_SOURCE', `write layer: read ${entry.sourcePath}: ${describe(error)}`, {
       cause: error,
