@@ -1,8 +1,9 @@
 import React, {useCallback, useEffect, useMemo, useRef} from 'react';
-import {Box, useApp, useInput} from 'ink';
+import {Box, useApp, useInput, useStdout} from 'ink';
 import {resolve} from 'node:path';
 import {Footer} from './components/Footer.js';
 import {Header} from './components/Header.js';
+import {ColorContext} from './components/LineView.js';
 import type {WorkbenchEngine} from './engine-port.js';
 import {errorText, useEngineLoaders} from './hooks/use-engine-loaders.js';
 import {useTerminalSize} from './hooks/use-terminal-size.js';
@@ -41,6 +42,8 @@ export type AppProps = {
   /** Fixed size for tests and benchmarks; otherwise the terminal's size, following resizes. */
   readonly columns?: number;
   readonly rows?: number;
+  /** Emit colours; by default when the output is a terminal and NO_COLOR is not set. */
+  readonly colors?: boolean;
 };
 
 const systemNow = (): Date => new Date();
@@ -54,6 +57,8 @@ export function App(props: AppProps): React.JSX.Element {
   const {engine, root, cwd = '.', theme = defaultTheme} = props;
   const now = props.now ?? systemNow;
   const {exit} = useApp();
+  const {stdout} = useStdout();
+  const colors = props.colors ?? (Boolean(stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb');
   const size = useTerminalSize({columns: props.columns, rows: props.rows});
   const {keymap, warnings} = useMemo(() => {
     const built = buildKeymap(props.keys);
@@ -205,10 +210,12 @@ export function App(props: AppProps): React.JSX.Element {
   }
 
   return (
+    <ColorContext.Provider value={colors}>
     <Box flexDirection="column" width={layout.width} height={layout.height}>
       <Header root={root} imageCount={state.images.all.length} live building={state.build.log?.status === 'running'} width={layout.width} theme={theme}/>
       {main}
       <Footer keymap={keymap} scope={scope} overlay={overlay} message={state.message} width={layout.width} theme={theme}/>
     </Box>
+    </ColorContext.Provider>
   );
 }

@@ -12,6 +12,8 @@ export interface OpenWorkbenchOptions {
 
 /** Opens the workbench over the engine `getEngine` gives, until the user quits. */
 export async function openWorkbench(getEngine: () => Promise<Engine>, options: OpenWorkbenchOptions = {}): Promise<void> {
+  // React's development build checks every render and is several times slower: a user never wants it.
+  process.env.NODE_ENV ??= 'production';
   const [{runWorkbench}, engine] = await Promise.all([import('../app/run.js'), getEngine()]);
   await runWorkbench({engine, root: engine.root, env: options.env ?? process.env, cwd: options.cwd ?? process.cwd()});
 }

@@ -1,8 +1,7 @@
 import React, {memo} from 'react';
-import {Text} from 'ink';
 import {displayKey, type Action, type Keymap, type Scope} from '../keymap.js';
 import {fitLine, type Line} from './line.js';
-import {LineView} from './LineView.js';
+import {LinesView} from './LineView.js';
 import type {Message, Overlay} from '../state/workbench.js';
 import type {Theme} from '../theme.js';
 
@@ -59,7 +58,7 @@ function FooterView({keymap, scope, overlay, message, width, theme}: Props): Rea
   } else {
     line = hintLine(keymap, scope, theme);
   }
-  return <Text wrap="truncate"><LineView line={fitLine(line, width)}/></Text>;
+  return <LinesView lines={[fitLine(line, width)]}/>;
 }
 
 export const Footer = memo(FooterView);

@@ -1,7 +1,7 @@
 import React from 'react';
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
 import {fitLine, type Line} from './line.js';
-import {LineView} from './LineView.js';
+import {LinesView} from './LineView.js';
 import type {Theme} from '../theme.js';
 
 type Props = {
@@ -16,35 +16,35 @@ type Props = {
   readonly lines: readonly Line[];
 };
 
-/**
- * A panel: a rounded border with the title in the top edge, as lazydocker draws its panels. Draws its own
- * border from text so that every row has a known width and the frame costs one text node per row.
- */
-export function Frame({title, info, width, height, focused, theme, lines}: Props): React.JSX.Element {
+/** The title line drawn over the top border: ` 1 Images  2000 · sort: name `. */
+export function titleLine({title, info, width, focused, theme}: Pick<Props, 'title' | 'info' | 'width' | 'focused' | 'theme'>): Line {
+  const room = Math.max(0, width - 4);
+  const label = ` ${title} `.slice(0, room);
+  const extra = info && label.length + info.length + 2 <= room ? ` ${info} ` : '';
+  return [{text: label, color: focused ? theme.accent : theme.title, bold: focused}, {text: extra, color: theme.muted}];
+}
+
+/** The rows inside the border, each cut or padded to the inner width so nothing wraps. */
+export function contentLines(lines: readonly Line[], width: number, height: number): Line[] {
   const inner = Math.max(0, width - 2);
-  const borderColor = focused ? theme.focusBorder : theme.border;
-  const label = ` ${title} `;
-  const extra = info ? ` ${info} ` : '';
-  const room = Math.max(0, inner - 1);
-  const head = (label + (extra.length > 0 && label.length + extra.length <= room ? extra : '')).slice(0, room);
   const rows: Line[] = [];
   for (let i = 0; i < height - 2; i++) rows.push(fitLine(lines[i] ?? [], inner));
+  return rows;
+}
+
+/**
+ * A panel with a rounded border and its title in the top edge, as lazydocker draws it. The border is Ink's
+ * own (drawn without measuring text); the content is one text node of ASCII-width lines, which Ink measures
+ * on its fast path. Those two choices are what keep a key press cheap with thousands of rows behind it.
+ */
+export function Frame(props: Props): React.JSX.Element {
+  const {width, height, focused, theme} = props;
   return (
-    <Box flexDirection="column" width={width} height={height} flexShrink={0}>
-      <Text wrap="truncate">
-        <Text color={borderColor}>╭─</Text>
-        <Text color={focused ? theme.accent : theme.title} bold={focused}>{head.slice(0, label.length)}</Text>
-        <Text color={theme.muted}>{head.slice(label.length)}</Text>
-        <Text color={borderColor}>{'─'.repeat(Math.max(0, room - head.length))}╮</Text>
-      </Text>
-      {rows.map((line, index) => (
-        <Text key={index} wrap="truncate">
-          <Text color={borderColor}>│</Text>
-          <LineView line={line}/>
-          <Text color={borderColor}>│</Text>
-        </Text>
-      ))}
-      <Text color={borderColor} wrap="truncate">{'╰' + '─'.repeat(inner) + '╯'}</Text>
+    <Box width={width} height={height} flexShrink={0} borderStyle="round" borderColor={focused ? theme.focusBorder : theme.border} flexDirection="column">
+      <Box position="absolute" marginTop={-1} marginLeft={1} height={1}>
+        <LinesView lines={[titleLine(props)]}/>
+      </Box>
+      <LinesView lines={contentLines(props.lines, width, height)}/>
     </Box>
   );
 }

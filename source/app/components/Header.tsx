@@ -1,7 +1,6 @@
 import React, {memo} from 'react';
-import {Text} from 'ink';
 import {fitLine, type Line} from './line.js';
-import {LineView} from './LineView.js';
+import {LinesView} from './LineView.js';
 import type {Theme} from '../theme.js';
 
 type Props = {
@@ -23,12 +22,7 @@ function HeaderView({root, imageCount, live, building, width, theme}: Props): Re
   ];
   const hint = '? help  q quit ';
   const left = fitLine(line, Math.max(0, width - hint.length));
-  return (
-    <Text wrap="truncate">
-      <LineView line={left}/>
-      <Text color={theme.muted}>{hint}</Text>
-    </Text>
-  );
+  return <LinesView lines={[[...left, {text: hint, color: theme.muted}]]}/>;
 }
 
 export const Header = memo(HeaderView);

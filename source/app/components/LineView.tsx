@@ -1,27 +1,16 @@
-import React from 'react';
+import React, {createContext, useContext} from 'react';
 import {Text} from 'ink';
-import type {Line} from './line.js';
+import {lineToString, type Line} from './line.js';
+
+/** Whether to emit colour codes: off when the output is not a colour terminal (pipes, tests) or NO_COLOR is set. */
+export const ColorContext = createContext(false);
 
 type Props = {
-  readonly line: Line;
+  readonly lines: readonly Line[];
 };
 
-/** One screen line of coloured segments. */
-export function LineView({line}: Props): React.JSX.Element {
-  return (
-    <Text wrap="truncate">
-      {line.map((segment, index) => (
-        <Text
-          key={index}
-          color={segment.color}
-          backgroundColor={segment.backgroundColor}
-          bold={segment.bold}
-          dimColor={segment.dim}
-          inverse={segment.inverse}
-        >
-          {segment.text}
-        </Text>
-      ))}
-    </Text>
-  );
+/** Lines drawn as one text node (see lineToString for why). */
+export function LinesView({lines}: Props): React.JSX.Element {
+  const colors = useContext(ColorContext);
+  return <Text>{lines.map(line => lineToString(line, colors)).join('\n')}</Text>;
 }

@@ -55,3 +55,31 @@ export function highlight(line: Line, focused: boolean, colors: {text: string; b
     ? {...segment, color: colors.text, backgroundColor: colors.background, dim: false}
     : {...segment, inverse: true});
 }
+
+const FOREGROUND: Record<string, number> = {
+  black: 30, red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, white: 37, gray: 90, grey: 90,
+  redBright: 91, greenBright: 92, yellowBright: 93, blueBright: 94, magentaBright: 95, cyanBright: 96, whiteBright: 97,
+};
+
+/**
+ * The line as one string with SGR colour codes (or plain, when the terminal has no colours). A panel drawn as a
+ * single text of such lines costs Ink one node to lay out and measure, instead of one per coloured segment,
+ * which is what keeps a key press well under a frame.
+ */
+export function lineToString(line: Line, colors: boolean): string {
+  let out = '';
+  for (const segment of line) {
+    if (!colors) {
+      out += segment.text;
+      continue;
+    }
+    const codes: number[] = [];
+    if (segment.bold) codes.push(1);
+    if (segment.dim) codes.push(2);
+    if (segment.inverse) codes.push(7);
+    if (segment.color && FOREGROUND[segment.color]) codes.push(FOREGROUND[segment.color]);
+    if (segment.backgroundColor && FOREGROUND[segment.backgroundColor]) codes.push(FOREGROUND[segment.backgroundColor] + 10);
+    out += codes.length > 0 ? `\u001B[${codes.join(';')}m${segment.text}\u001B[0m` : segment.text;
+  }
+  return out;
+}

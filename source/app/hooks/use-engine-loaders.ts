@@ -4,7 +4,7 @@ import type {WorkbenchEngine} from '../engine-port.js';
 import type {FilesRequest, WorkbenchAction, WorkbenchState} from '../state/workbench.js';
 
 /** How long the selection must rest before its layers load, so holding j over 2,000 images loads nothing. */
-const SETTLE_MS = 40;
+const SETTLE_MS = 80;
 /** Store changes from another process come in bursts (blob, blob, index): refresh once after the burst. */
 const REFRESH_DEBOUNCE_MS = 100;
 /** Trees kept for stepping back and forth between layers without asking the engine again. */

@@ -92,7 +92,7 @@ export function imagesLines(props: Props): Line[] {
   shown.forEach((image, index) => {
     const line = imageLine(image, columns, now, theme);
     const selected = images.list.offset + index === images.list.cursor;
-    lines.push(selected ? highlight([{text: '▶ '}, ...line.slice(1)], focused, {text: theme.selectionText, background: theme.selectionBackground}) : line);
+    lines.push(selected ? highlight([{text: '> '}, ...line.slice(1)], focused, {text: theme.selectionText, background: theme.selectionBackground}) : line);
   });
   return lines;
 }

@@ -23,7 +23,7 @@ function rowLine(row: LayerRow, verdict: 'cached' | 'built' | undefined, theme: 
   return [
     {text: '  '},
     {text: fit(String(row.position + 1), 3, 'right') + ' ', color: theme.muted},
-    {text: fit(row.emptyLayer ? '—' : humanSize(row.size), 7, 'right') + ' ', dim: row.emptyLayer},
+    {text: fit(row.emptyLayer ? '-' : humanSize(row.size), 7, 'right') + ' ', dim: row.emptyLayer},
     {text: mark + ' ', color: verdict === 'cached' ? theme.cached : theme.miss},
     {text: row.instruction || '(no instruction recorded)', dim: row.emptyLayer},
   ];
@@ -37,8 +37,8 @@ function detailLines(row: LayerRow | undefined, verdict: 'cached' | 'built' | un
     row.layerIndex === undefined ? 'config only' : `layer ${row.layerIndex}`,
     row.created ? `created ${timeAgo(row.created, now)}` : undefined,
     verdict === 'cached' ? 'CACHED' : verdict === 'built' ? 'built' : undefined,
-  ].filter(Boolean).join(' · ');
-  const lines: Line[] = [[{text: `── ${facts} `.padEnd(width, '─'), color: theme.muted}]];
+  ].filter(Boolean).join(', ');
+  const lines: Line[] = [[{text: `-- ${facts} `.padEnd(width, '-'), color: theme.muted}]];
   const text = wrap(row.instruction, width - 1);
   const room = count - 1;
   const shown = text.slice(0, room);
@@ -59,7 +59,7 @@ export function layersLines(props: Props): Line[] {
     visibleSlice(detail.rows, detail.list, rows).forEach((row, index) => {
       const line = rowLine(row, verdicts.get(row.instruction), theme);
       const selected = detail.list.offset + index === detail.list.cursor;
-      list.push(selected ? highlight([{text: '▶ '}, ...line.slice(1)], focused, {text: theme.selectionText, background: theme.selectionBackground}) : line);
+      list.push(selected ? highlight([{text: '> '}, ...line.slice(1)], focused, {text: theme.selectionText, background: theme.selectionBackground}) : line);
     });
   }
   while (list.length < rows) list.push([]);

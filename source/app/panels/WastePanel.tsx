@@ -15,8 +15,7 @@ type Props = {
 };
 
 export function wasteLines(props: Props): Line[] {
-  const {waste, width, height, focused, theme} = props;
-  const inner = width - 2;
+  const {waste, height, focused, theme} = props;
   const rows = Math.max(1, height - 5);
   if (waste.error) return [[{text: `cannot compute waste: ${waste.error}`, color: theme.danger}]];
   if (waste.loading || !waste.report) return [[{text: waste.imageId ? 'counting wasted bytes…' : 'no image selected', color: theme.muted}]];
@@ -30,25 +29,24 @@ export function wasteLines(props: Props): Line[] {
       {text: `${efficiency}%`, bold: true, color: report.efficiency >= 0.9 ? theme.success : theme.warning},
     ],
     [{text: 'copies a later layer overwrote or deleted; one copy per path is not waste', color: theme.muted}],
-    [{text: fit('WASTED', 8, 'right') + ' ' + fit('COPIES', 6, 'right') + '  ' + fit('LAYERS', 8) + ' PATH  INSTRUCTION', color: theme.muted, bold: true}],
+    [{text: fit('WASTED', 8, 'right') + ' ' + fit('COPIES', 6, 'right') + '  ' + fit('LAYER>BY', 9) + ' PATH  INSTRUCTION', color: theme.muted, bold: true}],
   ];
   if (report.items.length === 0) {
     lines.push([{text: 'nothing wasted: no file is overwritten or deleted by a later layer', color: theme.success}]);
     return lines;
   }
   visibleSlice(report.items, waste.list, rows).forEach((item, index) => {
-    const why = instructionText([...new Set(item.createdBy.filter(Boolean))].join("; "));
+    const why = [...new Set(item.createdBy.map(instructionText).filter(Boolean))].join('; ');
     const line: Line = [
       {text: fit(humanSize(item.bytes), 8, 'right') + ' ', color: theme.warning},
       {text: fit(`x${item.count}`, 6, 'right') + '  '},
-      {text: fit(item.layers.join(','), 8) + ' ', color: theme.muted},
+      {text: fit(item.layers.map((layer, at) => `${layer}>${item.hiddenBy[at] ?? '?'}`).join(','), 9) + ' ', color: theme.muted},
       {text: item.path},
       {text: why ? `  ${why}` : '', color: theme.muted},
     ];
     const selected = waste.list.offset + index === waste.list.cursor;
     lines.push(selected ? highlight(line, focused, {text: theme.selectionText, background: theme.selectionBackground}) : line);
   });
-  void inner;
   return lines;
 }
 

@@ -98,11 +98,11 @@ function flattenChildren(parent: FileTreeNode, depth: number, prefix: string, op
     const last = frame.index === frame.children.length;
     const dir = isDir(node);
     const expanded = dir && !options.collapsed.has(node.path);
-    const childGuide = frame.prefix + (last ? '    ' : '│   ');
+    const childGuide = frame.prefix + (last ? '    ' : '|   ');
     rows.push({
       node,
       depth: frame.depth,
-      guide: frame.prefix + (last ? '└── ' : '├── '),
+      guide: frame.prefix + (last ? '`-- ' : '|-- '),
       childGuide,
       size: subtreeSize(node),
       isDir: dir,

@@ -17,8 +17,8 @@ describe('file tree rows', () => {
   test('rows come in name order with tree guides, the root is not a row', () => {
     const rows = flattenTree(sample, options);
     assert.deepEqual(names(rows), [
-      '├── app', '│   ├── big.bin', '│   ├── index.js', '│   └── lib', '│       ├── a.js', '│       └── b.js',
-      '├── etc', '│   ├── hosts', '│   └── passwd', '├── tmp', '│   └── old.log', '└── usr', '    └── share', '        └── doc',
+      '|-- app', '|   |-- big.bin', '|   |-- index.js', '|   `-- lib', '|       |-- a.js', '|       `-- b.js',
+      '|-- etc', '|   |-- hosts', '|   `-- passwd', '|-- tmp', '|   `-- old.log', '`-- usr', '    `-- share', '        `-- doc',
     ]);
     assert.equal(rows.find(row => row.node.name === 'app')?.size, 5033);
   });

@@ -1,0 +1,128 @@
+/**
+ * The workbench in a real terminal: tmux runs `strata ui` on a temp store, keys go in with send-keys and the
+ * screen comes back with capture-pane, as a user would see it. Set STRATA_WRITE_CAPTURE=1 to save the 100x30
+ * screen to test/e2e/workbench-capture.txt (the README's picture).
+ */
+import {after, before, describe, test} from 'node:test';
+import assert from 'node:assert/strict';
+import {spawnSync} from 'node:child_process';
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {dirname, join, resolve} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {createWorkbenchStore, waitFor, type WorkbenchStore} from '../app/helpers.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const socket = `strata-e2e-${process.pid}`;
+const session = 'wb';
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+
+function tmux(...args: string[]): string {
+  const result = spawnSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], {encoding: 'utf8'});
+  if (result.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${result.stderr.trim()}`);
+  return result.stdout;
+}
+
+function screen(): string {
+  return tmux('capture-pane', '-p', '-t', session);
+}
+
+function keys(...names: string[]): void {
+  for (const name of names) tmux('send-keys', '-t', session, name);
+}
+
+async function see(text: string | RegExp, timeoutMs = 15_000): Promise<string> {
+  return waitFor(() => {
+    const shown = screen();
+    return (typeof text === 'string' ? shown.includes(text) : text.test(shown)) ? shown : undefined;
+  }, timeoutMs, `"${String(text)}" in the pane; it shows:\n${screen()}`);
+}
+
+/** Sends keys one at a time, letting the workbench draw in between, as fingers do. */
+async function typeKeys(...names: string[]): Promise<void> {
+  for (const name of names) {
+    keys(name);
+    await new Promise(resolve => setTimeout(resolve, 80));
+  }
+}
+
+describe('workbench in a real terminal', {skip: hasTmux ? false : 'tmux not installed'}, () => {
+  let store: WorkbenchStore;
+  let scratch: string;
+
+  before(async () => {
+    store = await createWorkbenchStore();
+    scratch = await mkdtemp(join(tmpdir(), 'strata-e2e-'));
+    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', '-c', repo, 'bash --norc --noprofile');
+    tmux('set-option', '-t', session, 'status', 'off');
+  });
+
+  after(async () => {
+    try {
+      tmux('kill-server');
+    } catch {
+      // Already gone.
+    }
+    await rm(scratch, {recursive: true, force: true});
+    await store.cleanup();
+  });
+
+  test('select an image, step through its layers, open the help, resize and quit back to the shell', async () => {
+    const before = join(scratch, 'stty-before');
+    const afterQuit = join(scratch, 'stty-after');
+    keys(`PS1='$ '; stty -g > ${before}; clear; echo shell-before-workbench`, 'Enter');
+    await see('shell-before-workbench');
+
+    // CI=true would make Ink print only the last frame; XDG_CONFIG_HOME keeps the user's keymap out.
+    const command = `env -u CI XDG_CONFIG_HOME=${scratch} node --import tsx source/cli.ts --root ${store.root} ui`;
+    keys(command, 'Enter');
+    const first = await see('web-child', 60_000);
+    assert.match(first, /1 Images/);
+    assert.match(first, /2 Layers/);
+    assert.match(first, /3 Files/);
+    assert.ok(!first.includes('shell-before-workbench'), 'the workbench has the whole screen');
+
+    // Select web:latest (third row) and see its steps.
+    await typeKeys('j', 'j');
+    const selected = await see('ENV MODE=production');
+    assert.match(selected.split('\n').find(line => line.startsWith('│>') && line.includes('latest')) ?? '', /web\s+latest/);
+    assert.match(selected, /COPY data-v1\.bin/);
+
+    // Step through the layers: `]` skips the config-only ENV step.
+    await typeKeys(']');
+    await see(/Files\s+layer 1/);
+    await see(/-- layer 1/);
+    await typeKeys(']');
+    const third = await see(/Files\s+layer 2/);
+    assert.match(third, />\s+4\s+\S+\s+(C |B |  )?\s*COPY data-v2\.bin/);
+    await typeKeys('[');
+    // The tree of layer 1: the file it added, marked + as well as coloured.
+    const stepped = await see(/Files\s+layer 1[\s\S]*\+\s+`-- data\.bin/);
+    if (process.env.STRATA_WRITE_CAPTURE === '1') {
+      await writeFile(join(repo, 'test', 'e2e', 'workbench-capture.txt'), stepped.replace(/\s+$/gm, '') + '\n');
+    }
+
+    await typeKeys('?');
+    const help = await see('Help: Images keys');
+    assert.match(help, /filter by name, tag or ID/);
+    assert.match(help, /Keys are remappable in .*strata\/config\.json/);
+    await typeKeys('Escape');
+    await see('1 Images');
+
+    // A smaller terminal re-lays the panels; nothing wraps.
+    tmux('resize-window', '-t', session, '-x', '80', '-y', '24');
+    const small = await see(/╭─ 1 Images[^\n]*╮\n/);
+    const lines = small.split('\n');
+    assert.ok(lines.every(line => line.length <= 80), 'no line is wider than 80 columns');
+    await waitFor(() => screen().split('\n').some(line => /^╰─+╯$/.test(line) && line.length === 80) || undefined, 10_000, 'full-width bottom border at 80 columns');
+
+    await typeKeys('q');
+    await see('shell-before-workbench');
+    keys(`stty -g > ${afterQuit}; echo shell-after-workbench`, 'Enter');
+    const restored = await see('shell-after-workbench');
+    assert.ok(!restored.includes('1 Images'), 'the workbench is gone from the screen');
+    assert.equal(tmux('display-message', '-p', '-t', session, '#{alternate_on}').trim(), '0', 'the alternate screen is left');
+    assert.equal(await readFile(afterQuit, 'utf8'), await readFile(before, 'utf8'), 'the terminal modes are as they were');
+    assert.equal(tmux('display-message', '-p', '-t', session, '#{pane_current_command}').trim(), 'bash', 'the workbench process ended');
+  });
+});
