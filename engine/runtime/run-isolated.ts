@@ -38,7 +38,7 @@ import {join} from 'node:path';
 import {readFileSync} from 'node:fs';
 import type {Stats} from 'node:fs';
 import {lookupInStack, resolveInStack} from '../snapshot/stack.js';
-import {mergeStackInto} from '../snapshot/merge.js';
+import {mergeStackKeepingOwners} from '../snapshot/snapshots.js';
 import {IdMappingError, RuntimeSetupError, RuntimeUnavailableError} from './errors.js';
 import {hostTools, userNamespacePlan} from './host-tools.js';
 import type {HostTools, UserNamespacePlan} from './host-tools.js';
@@ -63,7 +63,11 @@ export interface RunIsolatedOptions {
   /** `name`, `uid`, `name:group` or `uid:gid`, resolved against the rootfs; root when absent. */
   readonly user?: string;
   readonly network: 'host' | 'none';
-  /** UTS hostname, in /etc/hosts and /etc/hostname; default `strata` (BuildKit uses `buildkitsandbox`). */
+  /**
+   * UTS hostname, in /etc/hosts and /etc/hostname; default `buildkitsandbox`, the name BuildKit gives its RUN
+   * sandboxes, so that a step that records its hostname builds what docker build makes. `strata run` passes
+   * the container's own.
+   */
   readonly hostname?: string;
   /**
    * Provide /etc/hostname (default true, as `docker run` does). BuildKit's RUN does not: pass false for exact
@@ -484,7 +488,7 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
   if (plan) checkIdsMappable(user, options.user, plan);
   const canSetGroups = isRoot || (plan !== null && plan.subordinateCount > 0);
 
-  const hostname = options.hostname ?? 'strata';
+  const hostname = options.hostname ?? 'buildkitsandbox';
   const workDir = options.workDir;
   const filesDir = join(workDir, 'files');
   const rootDir = join(workDir, 'root');
@@ -560,7 +564,7 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
 
     // Copy mode: the rootfs is upperDir itself, holding a merged copy of the lower stack.
     const rootfs = options.upperDir;
-    await mergeStackInto(options.lowerDirs, rootfs);
+    await mergeStackKeepingOwners(options.lowerDirs, rootfs);
     const stubs = await createRootfsStubs(rootfs, mountTargets);
     try {
       const cwd = await resolveInStack([rootfs], options.cwd || '/');

@@ -9,12 +9,18 @@
  */
 import {createReadStream} from 'node:fs';
 import {applyLayersInto, extractLayerDiff} from './extract-diff.js';
+import {mergeStackInto} from './merge.js';
 
 export type ExtractJob =
   | {readonly kind: 'diff'; readonly blobPath: string; readonly target: string; readonly lowerDirs: readonly string[]}
-  | {readonly kind: 'merged'; readonly blobPaths: readonly string[]; readonly target: string};
+  | {readonly kind: 'merged'; readonly blobPaths: readonly string[]; readonly target: string}
+  | {readonly kind: 'merge-stack'; readonly lowerDirs: readonly string[]; readonly target: string};
 
 async function main(job: ExtractJob): Promise<string[]> {
+  if (job.kind === 'merge-stack') {
+    await mergeStackInto(job.lowerDirs, job.target);
+    return [];
+  }
   if (job.kind === 'diff') return [await extractLayerDiff(createReadStream(job.blobPath), job.target, job.lowerDirs, {chown: true})];
   return applyLayersInto(job.blobPaths.map(path => () => createReadStream(path)), job.target, {chown: true});
 }

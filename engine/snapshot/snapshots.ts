@@ -33,6 +33,7 @@ import {chainIds} from '../image/index.js';
 import {hostTools, userNamespacePlan} from '../runtime/host-tools.js';
 import {removeContainerTree} from '../runtime/remove-tree.js';
 import {applyLayersInto, extractLayerDiff, makeWhiteouts} from './extract-diff.js';
+import {mergeStackInto} from './merge.js';
 import type {ExtractJob} from './extract-worker.js';
 import {isOverlayWhiteout} from './stack.js';
 
@@ -81,6 +82,23 @@ export interface SnapshotsOptions {
   readonly extraction?: 'auto' | 'in-process' | 'user-namespace';
 }
 
+/** Whether a non-root caller can run workers in a user namespace that maps subordinate ids. */
+export function canUseUserNamespaceWorker(): boolean {
+  return process.getuid?.() !== 0 && hostTools() !== null && userNamespacePlan().subordinateCount > 0;
+}
+
+/**
+ * Copy the merged view of `lowerDirs` into `target` keeping owners: in-process as root, else in a user
+ * namespace mapped as steps are (where `cp -a` may read every file and keep subordinate owners).
+ */
+export async function mergeStackKeepingOwners(lowerDirs: readonly string[], target: string): Promise<void> {
+  if (canUseUserNamespaceWorker()) {
+    await runWorker({kind: 'merge-stack', lowerDirs, target});
+    return;
+  }
+  await mergeStackInto(lowerDirs, target);
+}
+
 /** Node flags that a worker needs to load TypeScript as this process does (tsx); test-runner flags are left out. */
 function loaderFlags(): string[] {
   const flags: string[] = [];
@@ -97,8 +115,8 @@ function loaderFlags(): string[] {
 
 const workerPath = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './extract-worker.ts' : './extract-worker.js', import.meta.url));
 
-/** Run an extraction job in a user namespace with the steps' id mapping. */
-function runWorker(job: ExtractJob): Promise<string[]> {
+/** Run an extraction job in a user namespace with the steps' id mapping (non-root callers only). */
+export function runWorker(job: ExtractJob): Promise<string[]> {
   const tools = hostTools();
   if (!tools) return Promise.reject(new StrataError('ERR_SNAPSHOT_EXTRACT', 'extract layer: unshare not found'));
   const args = ['--user', '--map-root-user', '--map-auto', '--', process.execPath, ...loaderFlags(), workerPath, JSON.stringify(job)];

@@ -255,13 +255,13 @@ describe(`runIsolated as ${who}`, async () => {
   test('copy mode runs on a merged copy in the upper dir and leaves no mount points behind', {skip}, async () => {
     const before = await Promise.all(base.lowerDirs.map(dir => treeFingerprint(dir)));
     const {result, stdout, upperDir} = await run({
-      argv: ['/bin/sh', '-c', 'cat /etc/hostname; echo $$; echo new > /new; rm /etc/os-release'],
+      argv: ['/bin/sh', '-c', 'cat /etc/hostname; echo $$; stat -c %u:%g /home/app; echo new > /new; rm /etc/os-release'],
       mode: 'copy',
       hostname: 'copied',
     });
     assert.equal(result.exitCode, 0);
     assert.equal(result.mode, 'copy');
-    assert.deepEqual(stdout, ['copied', '1']);
+    assert.deepEqual(stdout, ['copied', '1', '1000:1000'], 'owners survive the copy');
     const names = await readdir(upperDir);
     assert.ok(names.includes('bin') && names.includes('new'), 'the whole rootfs is in the upper dir');
     await assert.rejects(lstat(join(upperDir, 'etc/os-release')), {code: 'ENOENT'});
