@@ -5,7 +5,8 @@
  *
  * A session reads: `watching`, then one first build (its build events, then `rebuilt` or `rebuild-failed`),
  * then for each burst of saves `change-detected` (or only `change-ignored` when nothing really changed),
- * the rebuild's build events and `rebuilt` / `rebuild-failed`; `watch-stopped` last.
+ * the rebuild's build events and `rebuilt` (then `image-pruned` for the image it replaced) or
+ * `rebuild-failed`; `watch-stopped` last.
  */
 import type {BuildEvent, StepRef, StepSummary} from '../build/events.js';
 
@@ -62,6 +63,12 @@ export interface RebuiltEvent {
   readonly buildMs: number;
 }
 
+/** The image a rebuild replaced was removed: no tag named it any more and nothing builds on it. */
+export interface ImagePrunedEvent {
+  readonly type: 'image-pruned';
+  readonly imageId: string;
+}
+
 /** The build failed: the tags still point at the previous image; the next good save recovers. */
 export interface RebuildFailedEvent {
   readonly type: 'rebuild-failed';
@@ -95,6 +102,7 @@ export type WatchOwnEvent =
   | ChangeIgnoredEvent
   | RebuildQueuedEvent
   | RebuiltEvent
+  | ImagePrunedEvent
   | RebuildFailedEvent
   | WatchErrorEvent
   | WatchStoppedEvent;
@@ -104,7 +112,7 @@ export type WatchEvent = WatchOwnEvent | BuildEvent;
 export type WatchEventType = WatchEvent['type'];
 
 const ownTypes: ReadonlySet<string> = new Set<WatchOwnEvent['type']>([
-  'watching', 'change-detected', 'change-ignored', 'rebuild-queued', 'rebuilt', 'rebuild-failed', 'watch-error', 'watch-stopped',
+  'watching', 'change-detected', 'change-ignored', 'rebuild-queued', 'rebuilt', 'image-pruned', 'rebuild-failed', 'watch-error', 'watch-stopped',
 ]);
 
 /** True for the watcher's own events, false for the build events it passes through. */

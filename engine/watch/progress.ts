@@ -56,6 +56,9 @@ export function createWatchPrinter(mode: WatchProgressMode, options: WatchPrinte
         write(text);
         return;
       }
+      case 'image-pruned':
+        write(`removed the replaced image ${shortDigest(event.imageId)}\n`);
+        return;
       case 'rebuild-failed': {
         const kept = event.keptImageId ? shortDigest(event.keptImageId) : 'no image yet';
         write(`rebuild failed (${event.code}); keeping ${kept}: fix it and save again\n`);

@@ -54,6 +54,11 @@ export interface WatchBuildOptions {
   readonly noCache?: boolean;
   readonly labels?: Readonly<Record<string, string>>;
   readonly network?: 'host' | 'none';
+  /**
+   * Remove the image a rebuild replaced when no tag names it any more and no image builds on it, as
+   * `docker compose watch --prune` does (default true). Its layers stay while the build cache uses them.
+   */
+  readonly prune?: boolean;
   /** Quiet period that ends a burst of events (default 100 ms; docker compose waits 500 ms). */
   readonly debounceMs?: number;
   /** Longest a burst of continuous events may delay a build (default max(1 s, 10 x debounce)). */
@@ -423,7 +428,9 @@ class WatchSession {
         steps: result.steps.filter(step => !step.cached), reason: request.reason, changedPaths,
         latencyMs: Math.max(0, taggedAt - request.changeAt), buildMs: taggedAt - began,
       });
+      const replaced = this.previousImageId;
       this.previousImageId = result.imageId;
+      if (imageChanged && replaced && this.options.prune !== false) await this.pruneReplaced(replaced);
     } catch (error) {
       if (this.stopping || this.options.signal?.aborted) return;
       const failure = error as Error & {code?: string; excerpt?: string; hint?: string; step?: StepRef};
@@ -453,6 +460,18 @@ class WatchSession {
     if (this.options.engine) return this.options.engine.build(options, hooks);
     const {build} = await import('../build/build.js');
     return build({...options, store: this.store}, hooks);
+  }
+
+  /** Remove a replaced image that is now dangling and has no children; a failure here is not the build's. */
+  private async pruneReplaced(imageId: string): Promise<void> {
+    try {
+      const image = await this.store.resolveImage(imageId);
+      if (image.tags.length > 0 || (await this.store.children(imageId)).length > 0) return;
+      await this.store.removeImage(imageId);
+      this.emit({type: 'image-pruned', imageId});
+    } catch {
+      // Already gone, or removed by someone else meanwhile.
+    }
   }
 
   /** The image the first tag names now, if any. */

@@ -14,6 +14,7 @@ interface WatchCommandOptions {
   network?: string;
   progress: string;
   debounce?: string;
+  prune: boolean;
 }
 
 /**
@@ -33,6 +34,7 @@ export function configureWatchCommand(command: Command, context: CliContext): Co
     .option('--no-cache', 'do not use the cache for the first build (rebuilds use what it made)')
     .addOption(new Option('--network <mode>', 'network for RUN steps').choices(['host', 'none', 'default']))
     .addOption(new Option('--progress <type>', 'progress output').choices(['auto', 'plain', 'json']).default('plain'))
+    .option('--no-prune', 'keep the images that rebuilds replace (default: remove them once no tag names them)')
     .option('--debounce <ms>', 'quiet period after the last change before rebuilding, in milliseconds (default 100)')
     .action(async (contextDir: string, options: WatchCommandOptions) => watch(context, contextDir, options));
 }
@@ -61,6 +63,7 @@ async function watch(context: CliContext, contextDir: string, options: WatchComm
         noCache: !options.cache,
         network: options.network === 'none' ? 'none' : options.network === 'host' ? 'host' : undefined,
         debounceMs,
+        prune: options.prune,
         signal: controller.signal,
       },
       print,

@@ -2,9 +2,9 @@
  * A watch-mode bench: a temp store (optionally with the offline base image), a temp context folder, and a real
  * `watchBuild` session over them whose events are collected and can be waited on.
  */
-import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {mkdir, mkdtemp, rename, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
-import {dirname, join} from 'node:path';
+import {basename, dirname, join} from 'node:path';
 import {Store} from '../../engine/store/index.js';
 import {watchBuild, type WatchBuildOptions} from '../../engine/watch/index.js';
 import type {WatchEvent} from '../../engine/watch/index.js';
@@ -16,7 +16,10 @@ export interface WatchBench {
   readonly context: string;
   readonly dir: string;
   readonly events: WatchEvent[];
+  /** Write a context file as editors with safe-write do: a temporary file renamed over it (no half states). */
   write(path: string, content: string | Buffer): Promise<void>;
+  /** Write in place (truncate, then write), as some editors do. */
+  writeInPlace(path: string, content: string | Buffer): Promise<void>;
   /** Start watching (tags `app:dev` unless told otherwise). */
   start(options?: Partial<WatchBuildOptions>): void;
   /** The first event at or after `from` (an index into `events`) that matches; fails after `timeoutMs`. */
@@ -48,6 +51,14 @@ export async function withWatchBench(work: (bench: WatchBench) => Promise<void>,
   const bench: WatchBench = {
     store, root, context, dir, events,
     async write(path, content) {
+      const target = join(context, path);
+      await mkdir(dirname(target), {recursive: true});
+      // A `~` name: the watcher ignores editor backups, so the temporary file itself triggers nothing.
+      const temporary = join(dirname(target), `.${basename(target)}.${process.pid}~`);
+      await writeFile(temporary, content);
+      await rename(temporary, target);
+    },
+    async writeInPlace(path, content) {
       const target = join(context, path);
       await mkdir(dirname(target), {recursive: true});
       await writeFile(target, content);

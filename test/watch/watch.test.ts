@@ -18,7 +18,8 @@ async function scratchProject(bench: WatchBench): Promise<void> {
 
 /** Start watching and wait for the first build; returns its image. */
 async function started(bench: WatchBench, options: Parameters<WatchBench['start']>[0] = {}): Promise<string> {
-  bench.start({debounceMs: 50, ...options});
+  // Generous quiet period: on a loaded machine one writeFile's truncate and write can arrive far apart.
+  bench.start({debounceMs: 200, ...options});
   const first = await bench.waitFor('rebuilt');
   assert.equal(await bench.tagged(), first.imageId);
   return first.imageId;
@@ -60,7 +61,8 @@ describe('watch mode', () => {
       await bench.write('debug.log', 'noise\n');
       const later = new Date(Date.now() + 5000);
       await utimes(join(bench.context, 'src/main.js'), later, later);
-      await bench.write('src/util.js', 'export const x = 1\n'); // the same bytes again
+      await bench.writeInPlace('src/util.js', 'export const x = 1\n'); // the same bytes again, in place
+      await bench.write('config.txt', 'mode=dev\n'); // and through a rename
       const ignored = await bench.waitFor('change-ignored', {from: mark, where: event => event.path === 'src/main.js'});
       assert.equal(ignored.why, 'content unchanged');
       await bench.settle(400);
@@ -74,7 +76,7 @@ describe('watch mode', () => {
   test('two quick edits make one build that sees both', async () => {
     await withWatchBench(async bench => {
       await scratchProject(bench);
-      await started(bench, {debounceMs: 150});
+      await started(bench, {debounceMs: 250});
       const mark = bench.events.length;
       await bench.write('src/main.js', 'console.log(3)\n');
       await bench.write('assets/logo.svg', '<svg id="2"/>\n');
@@ -160,7 +162,7 @@ describe('watch mode', () => {
       await bench.stop();
       await bench.write('src/util.js', 'export const x = 42\n');
       const mark = bench.events.length;
-      bench.start({debounceMs: 50});
+      bench.start({debounceMs: 200});
       const rebuilt = await bench.waitFor('rebuilt', {from: mark});
       assert.equal(rebuilt.reason, 'watch started');
       assert.deepEqual(rerun(rebuilt), ['COPY src/ /app/src/', 'COPY assets/ /app/assets/']);
@@ -176,7 +178,7 @@ describe('watch mode', () => {
       const firstImage = await started(bench);
       await bench.stop();
       const mark = bench.events.length;
-      bench.start({debounceMs: 50});
+      bench.start({debounceMs: 200});
       const rebuilt = await bench.waitFor('rebuilt', {from: mark});
       assert.deepEqual(rerun(rebuilt), []);
       assert.equal(rebuilt.imageChanged, false);
@@ -256,6 +258,31 @@ describe('watch mode', () => {
       assert.deepEqual(rebuilt.changedPaths, ['src/touch-me.js']);
       assert.equal(rebuilt.reason, 'src/touch-me.js removed');
       assert.equal(rebuilt.steps[0].reason, 'src/touch-me.js removed');
+    });
+  });
+
+  test('a replaced image is removed once no tag names it, unless pruning is off', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      const firstImage = await started(bench);
+      let mark = bench.events.length;
+      await bench.write('src/main.js', 'console.log("pruned")\n');
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      const pruned = await bench.waitFor('image-pruned', {from: mark});
+      assert.equal(pruned.imageId, firstImage);
+      await assert.rejects(bench.store.resolveImage(firstImage), /No such image/);
+      await bench.stop();
+      mark = bench.events.length;
+      bench.start({debounceMs: 200, prune: false});
+      await bench.waitFor('rebuilt', {from: mark});
+      mark = bench.events.length;
+      await bench.write('src/main.js', 'console.log("kept")\n');
+      const next = await bench.waitFor('rebuilt', {from: mark});
+      await bench.settle(200);
+      assert.equal(bench.of('image-pruned', mark).length, 0);
+      const kept = await bench.store.resolveImage(rebuilt.imageId);
+      assert.deepEqual(kept.tags, [], 'the replaced image stays, dangling');
+      assert.equal(await bench.tagged(), next.imageId);
     });
   });
 
