@@ -388,16 +388,16 @@ class Flags {
 const NO_FLAGS: Readonly<Record<string, FlagType>> = {};
 
 /** Add the common fields by assignment: object spread is many times slower on this hot path. */
-function withBase<T extends {kind: InstructionKind}>(b: InstructionBase, fields: T): T & InstructionBase {
+function withBase<T extends {kind: InstructionKind}>(node: InstructionNode, context: Context, fields: T): T & InstructionBase {
   const out = fields as T & {-readonly [K in keyof InstructionBase]: InstructionBase[K]};
-  out.line = b.line;
-  out.endLine = b.endLine;
-  out.original = b.original;
-  out.sourceText = b.sourceText;
-  out.keyword = b.keyword;
-  out.flagWords = b.flagWords;
-  out.comments = b.comments;
-  out.escapeChar = b.escapeChar;
+  out.line = node.startLine;
+  out.endLine = node.endLine;
+  out.original = node.original;
+  out.sourceText = node.sourceText;
+  out.keyword = node.keyword;
+  out.flagWords = node.flags;
+  out.comments = node.comments;
+  out.escapeChar = context.escapeChar;
   return out;
 }
 
@@ -418,18 +418,6 @@ function pushWarning(node: InstructionNode, warnings: DockerfileWarning[], rule:
   warnings.push({rule, message, line: node.startLine, endLine: node.endLine});
 }
 
-function base(node: InstructionNode, context: Context): InstructionBase {
-  return {
-    line: node.startLine,
-    endLine: node.endLine,
-    original: node.original,
-    sourceText: node.sourceText,
-    keyword: node.keyword,
-    flagWords: node.flags,
-    comments: node.comments,
-    escapeChar: context.escapeChar,
-  };
-}
 
 function commandForm(node: InstructionNode): CommandForm {
   return node.json ? {form: 'exec', args: node.args} : {form: 'shell', command: node.args.join(' ')};
@@ -457,7 +445,6 @@ function keyValues(node: InstructionNode, keyword: string): {pairs: KeyValue[]; 
 const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 
 function parseInstruction(node: InstructionNode, context: Context, warnings: DockerfileWarning[]): Instruction {
-  const b = base(node, context);
   const warn = warnFor(node, warnings);
   const upper = node.keyword.toUpperCase();
   if (node.keyword !== upper && node.keyword !== node.name) {
@@ -482,7 +469,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       } else if (args.length !== 1) {
         throw new InstructionError('FROM requires either one or three arguments', 'write FROM <image> [AS <name>]');
       }
-      return withBase(b, {kind: 'from', image: args[0], as, platform: flags.string('platform')});
+      return withBase(node, context, {kind: 'from', image: args[0], as, platform: flags.string('platform')});
     }
     case 'run': {
       const flags = new Flags(node.flags, {mount: 'strings', network: 'string', security: 'string'});
@@ -495,7 +482,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       if (security !== undefined && security !== 'sandbox' && security !== 'insecure') {
         throw new InstructionError(`unsupported security mode ${JSON.stringify(security)}; use sandbox or insecure`);
       }
-      return withForm(withBase(b, {
+      return withForm(withBase(node, context, {
         kind: 'run',
         mounts: flags.strings('mount').map(parseMount),
         network: network as RunInstruction['network'],
@@ -517,11 +504,11 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
           : {chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'strings'},
       );
       const dest = node.args[node.args.length - 1];
-      if (!node.json && parseHeredocWord(dest)) throw new InstructionError(`${keyword} cannot accept a heredoc as a destination`);
+      if (!node.json && heredocWord(dest)) throw new InstructionError(`${keyword} cannot accept a heredoc as a destination`);
       const sources: string[] = [];
       const heredocSources: HeredocSource[] = [];
       for (const source of node.args.slice(0, -1)) {
-        const header = node.json ? undefined : parseHeredocWord(source);
+        const header = node.json ? undefined : heredocWord(source);
         if (!header) {
           sources.push(source);
           continue;
@@ -550,10 +537,10 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       if (isCopy) {
         const from = flags.string('from');
         const parents = flags.bool('parents') ?? false;
-        return withBase(b, Object.assign(common, {kind: 'copy' as const, from, parents}));
+        return withBase(node, context, Object.assign(common, {kind: 'copy' as const, from, parents}));
       }
       const keepGitDir = flags.bool('keep-git-dir') ?? false;
-      return withBase(b, Object.assign(common, {kind: 'add' as const, keepGitDir, checksum: flags.string('checksum'), unpack: flags.bool('unpack')}));
+      return withBase(node, context, Object.assign(common, {kind: 'add' as const, keepGitDir, checksum: flags.string('checksum'), unpack: flags.bool('unpack')}));
     }
     case 'env':
     case 'label': {
@@ -563,7 +550,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
         const keyword = node.name.toUpperCase();
         warn('LegacyKeyValueFormat', `"${keyword} key=value" should be used instead of legacy "${keyword} key value" format`);
       }
-      return node.name === 'env' ? withBase(b, {kind: 'env', pairs, legacyFormat}) : withBase(b, {kind: 'label', pairs, legacyFormat});
+      return node.name === 'env' ? withBase(node, context, {kind: 'env', pairs, legacyFormat}) : withBase(node, context, {kind: 'label', pairs, legacyFormat});
     }
     case 'arg': {
       new Flags(node.flags, NO_FLAGS);
@@ -574,32 +561,32 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
         if (at === 0) throw new InstructionError('ARG names can not be blank');
         return {key: word.slice(0, at), value: word.slice(at + 1)};
       });
-      return withBase(b, {kind: 'arg', args});
+      return withBase(node, context, {kind: 'arg', args});
     }
     case 'expose': {
       new Flags(node.flags, NO_FLAGS);
       atLeastOne(node, 'EXPOSE');
-      return withBase(b, {kind: 'expose', ports: node.args});
+      return withBase(node, context, {kind: 'expose', ports: node.args});
     }
     case 'volume': {
       new Flags(node.flags, NO_FLAGS);
       atLeastOne(node, 'VOLUME');
       if (node.args.some(path => path.trim() === '')) throw new InstructionError('VOLUME specified can not be an empty string');
-      return withBase(b, {kind: 'volume', paths: node.args, json: node.json});
+      return withBase(node, context, {kind: 'volume', paths: node.args, json: node.json});
     }
     case 'user':
       new Flags(node.flags, NO_FLAGS);
-      return withBase(b, {kind: 'user', user: exactlyOne(node, 'USER')});
+      return withBase(node, context, {kind: 'user', user: exactlyOne(node, 'USER')});
     case 'workdir':
       new Flags(node.flags, NO_FLAGS);
-      return withBase(b, {kind: 'workdir', path: exactlyOne(node, 'WORKDIR')});
+      return withBase(node, context, {kind: 'workdir', path: exactlyOne(node, 'WORKDIR')});
     case 'stopsignal':
       new Flags(node.flags, NO_FLAGS);
-      return withBase(b, {kind: 'stopsignal', signal: exactlyOne(node, 'STOPSIGNAL')});
+      return withBase(node, context, {kind: 'stopsignal', signal: exactlyOne(node, 'STOPSIGNAL')});
     case 'maintainer':
       new Flags(node.flags, NO_FLAGS);
       warn('MaintainerDeprecated', 'MAINTAINER instruction is deprecated in favor of using LABEL');
-      return withBase(b, {kind: 'maintainer', maintainer: exactlyOne(node, 'MAINTAINER')});
+      return withBase(node, context, {kind: 'maintainer', maintainer: exactlyOne(node, 'MAINTAINER')});
     case 'cmd':
     case 'entrypoint': {
       new Flags(node.flags, NO_FLAGS);
@@ -610,16 +597,16 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       } else if (form.form === 'shell' && form.command !== '') {
         warn('JSONArgsRecommended', `JSON arguments recommended for ${keyword} to prevent unintended behavior related to OS signals`);
       }
-      return node.name === 'cmd' ? withForm(withBase(b, {kind: 'cmd'}), form) : withForm(withBase(b, {kind: 'entrypoint'}), form);
+      return node.name === 'cmd' ? withForm(withBase(node, context, {kind: 'cmd'}), form) : withForm(withBase(node, context, {kind: 'entrypoint'}), form);
     }
     case 'shell': {
       new Flags(node.flags, NO_FLAGS);
       if (!node.json) throw new InstructionError('SHELL requires the arguments to be in JSON form', 'write SHELL ["/bin/bash", "-c"]');
       if (node.args.length === 0) throw new InstructionError('SHELL requires at least one argument');
-      return withBase(b, {kind: 'shell', args: node.args});
+      return withBase(node, context, {kind: 'shell', args: node.args});
     }
     case 'healthcheck':
-      return parseHealthcheck(node, b);
+      return parseHealthcheck(node, context);
     case 'onbuild': {
       new Flags(node.flags, NO_FLAGS);
       if (!node.child) throw new InstructionError('ONBUILD requires at least one argument');
@@ -629,7 +616,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       const instruction = parseInstruction(node.child, context, warnings);
       let expression = node.original.replace(/^\s*ONBUILD\s*/i, '');
       for (const heredoc of node.heredocs) expression += '\n' + heredoc.content + heredoc.name;
-      return withBase(b, {kind: 'onbuild', expression, instruction});
+      return withBase(node, context, {kind: 'onbuild', expression, instruction});
     }
     default: {
       const guess = closestMatch(node.keyword, INSTRUCTION_KEYWORDS, true);
@@ -641,16 +628,26 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
   }
 }
 
+/** A heredoc word such as `<<EOF`, or undefined; a word that does not lex is simply not a heredoc here. */
+function heredocWord(word: string): ReturnType<typeof parseHeredocWord> {
+  if (!word.includes('<<')) return undefined;
+  try {
+    return parseHeredocWord(word);
+  } catch {
+    return undefined;
+  }
+}
+
 const MINIMUM_DURATION_NS = 1_000_000; // 1ms
 
-function parseHealthcheck(node: InstructionNode, b: InstructionBase): HealthcheckInstruction {
+function parseHealthcheck(node: InstructionNode, context: Context): HealthcheckInstruction {
   if (node.args.length === 0) throw new InstructionError('HEALTHCHECK requires at least one argument', 'write HEALTHCHECK CMD <command> or HEALTHCHECK NONE');
   const type = node.args[0].toUpperCase();
   const rest = node.args.slice(1);
   if (type === 'NONE') {
     new Flags(node.flags, NO_FLAGS);
     if (rest.length !== 0) throw new InstructionError('HEALTHCHECK NONE takes no arguments');
-    return withBase(b, {kind: 'healthcheck', test: ['NONE']});
+    return withBase(node, context, {kind: 'healthcheck', test: ['NONE']});
   }
   const flags = new Flags(node.flags, {interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string'});
   if (type !== 'CMD') throw new InstructionError(`unknown type ${JSON.stringify(type)} in HEALTHCHECK (try CMD)`);
@@ -663,7 +660,7 @@ function parseHealthcheck(node: InstructionNode, b: InstructionBase): Healthchec
     retries = Number.parseInt(retriesText, 10);
     if (retries < 0) throw new InstructionError(`--retries cannot be negative (${retries})`);
   }
-  return withBase(b, {
+  return withBase(node, context, {
     kind: 'healthcheck',
     test,
     interval: durationFlag(flags, 'interval'),
@@ -810,7 +807,10 @@ export function parseMount(raw: string): RunMount {
   if (mount.target === undefined && mount.type !== 'secret' && mount.type !== 'ssh') {
     throw new InstructionError(`mount requires a target: --mount=${raw}`, 'add target=<path>');
   }
-  return {...(mount as RunMount), fields, raw};
+  const result = mount as {-readonly [K in keyof RunMount]: RunMount[K]};
+  result.fields = fields;
+  result.raw = raw;
+  return result;
 }
 
 /** Stage-level lint: repeated CMD/ENTRYPOINT/HEALTHCHECK, relative WORKDIR without an absolute one before. */

@@ -117,6 +117,7 @@ const LINE_PARSERS = new Map<string, (rest: string, escape: string) => ParsedArg
 }));
 
 const HEREDOC_INSTRUCTIONS = new Set(['add', 'copy', 'run']);
+const NO_COMMENTS: readonly string[] = Object.freeze([]);
 
 interface ParsedArgs {
   args: string[];
@@ -160,8 +161,11 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
     const token = trimmedRaw;
     readDirective(token, firstIndex + 1);
     const startLine = firstIndex + 1;
-    let [line, ended] = trimContinuation(stripComment(token), directives.escapeChar);
+    let line = stripComment(token);
+    let cut = continuationAt(line, directives.escapeChar);
+    let ended = cut < 0;
     if (ended && line === '') continue;
+    if (!ended) line = line.slice(0, cut);
 
     let emptyContinuation = false;
     while (!ended && index < lines.length) {
@@ -173,9 +177,9 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
         emptyContinuation = true;
         continue;
       }
-      let piece: string;
-      [piece, ended] = trimContinuation(continuation, directives.escapeChar);
-      line += piece;
+      cut = continuationAt(continuation, directives.escapeChar);
+      ended = cut < 0;
+      line += ended ? continuation : continuation.slice(0, cut);
     }
     let endLine = index;
     if (emptyContinuation) {
@@ -189,7 +193,7 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
 
     let node: MutableNode;
     try {
-      node = nodeFromLine(line, directives.escapeChar, comments);
+      node = nodeFromLine(line, directives.escapeChar, comments.length > 0 ? comments : NO_COMMENTS);
     } catch (error) {
       if (error instanceof LineError) fail(error.message, startLine, endLine);
       throw error;
@@ -219,7 +223,7 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
           content += bodyLine;
         }
         if (!terminated) fail(`unterminated heredoc ${heredoc.name}`, startLine, index);
-        bodies.push({...heredoc, content});
+        bodies.push({name: heredoc.name, fileDescriptor: heredoc.fileDescriptor, expand: heredoc.expand, chomp: heredoc.chomp, content});
       }
       endLine = index;
       node.heredocs = bodies;
@@ -235,7 +239,7 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
       node.child.sourceText = node.sourceText;
     }
     children.push(node);
-    comments = [];
+    if (comments.length > 0) comments = [];
   }
 
   if (children.length === 0) fail('file with no instructions', Math.max(lines.length, 1));
@@ -274,16 +278,16 @@ function stripComment(line: string): string {
 }
 
 /**
- * Remove a line-continuation escape token; the flag says whether the instruction ends on this line. The token
- * counts when it is the last character before optional spaces/tabs and is not itself escaped (BuildKit's
+ * Where a line-continuation escape token starts, or -1 when the instruction ends on this line. The token counts
+ * when it is the last character before optional spaces/tabs and is not itself escaped (BuildKit's
  * `([^E])E[ \t]*$|^E[ \t]*$`, written as a scan because it runs on every line).
  */
-function trimContinuation(line: string, escapeChar: string): [string, boolean] {
+function continuationAt(line: string, escapeChar: string): number {
   let end = line.length - 1;
   while (end >= 0 && (line[end] === ' ' || line[end] === '\t')) end--;
-  if (end < 0 || line[end] !== escapeChar) return [line, true];
-  if (end > 0 && line[end - 1] === escapeChar) return [line, true];
-  return [line.slice(0, end), false];
+  if (end < 0 || line[end] !== escapeChar) return -1;
+  if (end > 0 && line[end - 1] === escapeChar) return -1;
+  return end;
 }
 
 class DirectiveReader {
@@ -315,7 +319,7 @@ class DirectiveReader {
   }
 }
 
-function nodeFromLine(line: string, escapeChar: string, comments: string[]): MutableNode {
+function nodeFromLine(line: string, escapeChar: string, comments: readonly string[]): MutableNode {
   const [keyword, flags, rest] = splitCommand(line);
   const name = keyword.toLowerCase();
   let parsed: ParsedArgs = {args: [], json: false};
