@@ -42,6 +42,7 @@ import {mergeStackKeepingOwners} from '../snapshot/snapshots.js';
 import {IdMappingError, RuntimeSetupError, RuntimeUnavailableError} from './errors.js';
 import {hostTools, userNamespacePlan} from './host-tools.js';
 import type {HostTools, UserNamespacePlan} from './host-tools.js';
+import {probeRuntime} from './probe.js';
 import {setupScript} from './setup-script.js';
 import {resolveUser} from './users.js';
 import type {ResolvedUser} from './users.js';
@@ -390,14 +391,15 @@ interface Attempt {
   readonly stderr: string;
 }
 
+const unavailableHint =
+  'RUN needs user, mount and PID namespaces: run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)';
+
 function classifySetupFailure(options: RunIsolatedOptions, stderr: string, setupLog: string): Error {
   const text = `${stderr}\n${setupLog}`.trim();
   const firstLine = text.split('\n').find(line => line.trim() !== '') ?? 'no output';
   const what = `run ${options.argv[0] ?? ''}`.trim();
   if (/unshare failed|uid_map|gid_map|newuidmap|newgidmap|setgroups/i.test(stderr)) {
-    return new RuntimeUnavailableError(`${what}: cannot create Linux namespaces: ${firstLine}`, {
-      hint: 'RUN needs user, mount and PID namespaces: run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)',
-    });
+    return new RuntimeUnavailableError(`${what}: cannot create Linux namespaces: ${firstLine}`, {hint: unavailableHint});
   }
   return new RuntimeSetupError(`${what}: set up the container: ${text || 'the helper exited without saying why'}`);
 }
@@ -481,6 +483,11 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
   }
   if (options.argv.length === 0) throw new RuntimeSetupError('run: empty command');
   options.signal?.throwIfAborted();
+  // Asked once per process: a system without namespaces fails here, before anything is written.
+  const probe = await probeRuntime();
+  if (!probe.available) {
+    throw new RuntimeUnavailableError(`run ${options.argv[0]}: ${probe.reason.replace(/^cannot create namespaces/, 'cannot create Linux namespaces')}`, {hint: unavailableHint});
+  }
 
   const isRoot = process.getuid!() === 0;
   const plan = isRoot ? null : userNamespacePlan();
