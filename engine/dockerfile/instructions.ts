@@ -346,8 +346,10 @@ type FlagType = 'bool' | 'string' | 'strings';
 
 /** Parsed `--flag` values by name: bool flags as booleans, repeatable ones as arrays. */
 class Flags {
-  private readonly values = new Map<string, string | boolean | string[]>();
+  private readonly values: Map<string, string | boolean | string[]> | undefined;
   constructor(words: readonly string[], spec: Readonly<Record<string, FlagType>>) {
+    if (words.length === 0) return; // most instructions have no flags: allocate nothing
+    this.values = new Map();
     for (const word of words) {
       if (!word.startsWith('--')) throw new InstructionError(`flag should start with --: ${word}`);
       const body = word.slice(2);
@@ -375,17 +377,22 @@ class Flags {
     }
   }
   string(name: string): string | undefined {
-    return this.values.get(name) as string | undefined;
+    return this.values?.get(name) as string | undefined;
   }
   bool(name: string): boolean | undefined {
-    return this.values.get(name) as boolean | undefined;
+    return this.values?.get(name) as boolean | undefined;
   }
   strings(name: string): string[] {
-    return (this.values.get(name) as string[] | undefined) ?? [];
+    return (this.values?.get(name) as string[] | undefined) ?? [];
   }
 }
 
 const NO_FLAGS: Readonly<Record<string, FlagType>> = {};
+const FROM_FLAGS: Readonly<Record<string, FlagType>> = {platform: 'string'};
+const RUN_FLAGS: Readonly<Record<string, FlagType>> = {mount: 'strings', network: 'string', security: 'string'};
+const COPY_FLAGS: Readonly<Record<string, FlagType>> = {chown: 'string', from: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings'};
+const ADD_FLAGS: Readonly<Record<string, FlagType>> = {chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'strings'};
+const HEALTHCHECK_FLAGS: Readonly<Record<string, FlagType>> = {interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string'};
 
 /** Add the common fields by assignment: object spread is many times slower on this hot path. */
 function withBase<T extends {kind: InstructionKind}>(node: InstructionNode, context: Context, fields: T): T & InstructionBase {
@@ -452,7 +459,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
   }
   switch (node.name) {
     case 'from': {
-      const flags = new Flags(node.flags, {platform: 'string'});
+      const flags = new Flags(node.flags, FROM_FLAGS);
       const args = node.args;
       let as: string | undefined;
       if (args.length === 3 && args[1].toLowerCase() === 'as') {
@@ -472,7 +479,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       return withBase(node, context, {kind: 'from', image: args[0], as, platform: flags.string('platform')});
     }
     case 'run': {
-      const flags = new Flags(node.flags, {mount: 'strings', network: 'string', security: 'string'});
+      const flags = new Flags(node.flags, RUN_FLAGS);
       if (node.args.length === 0 && !node.json) throw new InstructionError('RUN requires at least one argument');
       const network = flags.string('network');
       if (network !== undefined && !['default', 'none', 'host'].includes(network)) {
@@ -500,8 +507,8 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       const flags = new Flags(
         node.flags,
         isCopy
-          ? {chown: 'string', from: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings'}
-          : {chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'strings'},
+          ? COPY_FLAGS
+          : ADD_FLAGS,
       );
       const dest = node.args[node.args.length - 1];
       if (!node.json && heredocWord(dest)) throw new InstructionError(`${keyword} cannot accept a heredoc as a destination`);
@@ -649,7 +656,7 @@ function parseHealthcheck(node: InstructionNode, context: Context): HealthcheckI
     if (rest.length !== 0) throw new InstructionError('HEALTHCHECK NONE takes no arguments');
     return withBase(node, context, {kind: 'healthcheck', test: ['NONE']});
   }
-  const flags = new Flags(node.flags, {interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string'});
+  const flags = new Flags(node.flags, HEALTHCHECK_FLAGS);
   if (type !== 'CMD') throw new InstructionError(`unknown type ${JSON.stringify(type)} in HEALTHCHECK (try CMD)`);
   if (rest.length === 0) throw new InstructionError('missing command after HEALTHCHECK CMD');
   const test = node.json ? ['CMD', ...rest] : ['CMD-SHELL', rest.join(' ')];

@@ -349,10 +349,12 @@ function nodeFromLine(line: string, escapeChar: string, comments: readonly strin
 /** Split a logical line into keyword, leading `--flags` and the rest. */
 function splitCommand(line: string): [string, string[], string] {
   const trimmed = trimSpace(line);
-  const match = WHITESPACE_RUN.exec(trimmed);
-  if (!match) return [trimmed, [], ''];
-  const keyword = trimmed.slice(0, match.index);
-  const [rest, flags] = extractFlags(trimmed.slice(match.index + match[0].length));
+  let at = 0;
+  while (at < trimmed.length && !isSeparator(trimmed.charCodeAt(at))) at++;
+  if (at === trimmed.length) return [trimmed, [], ''];
+  const keyword = trimmed.slice(0, at);
+  while (at < trimmed.length && isSeparator(trimmed.charCodeAt(at))) at++;
+  const [rest, flags] = extractFlags(trimmed.slice(at));
   return [keyword, flags, trimSpace(rest)];
 }
 
@@ -414,6 +416,11 @@ function isSpaceChar(ch: string): boolean {
 /** Whether the string starts or ends with a space character (the common case is no: skip the regex). */
 function startsWithSpace(text: string): boolean {
   return text.length > 0 && isSpaceChar(text[0]);
+}
+
+/** The `[\t\v\f\r ]` class BuildKit splits keywords and word lists on. */
+function isSeparator(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0b || code === 0x0c || code === 0x0d;
 }
 
 /** Go's strings.TrimSpace. */
