@@ -7,6 +7,7 @@ import {join} from 'node:path';
 import {promisify} from 'node:util';
 import {gunzipSync} from 'node:zlib';
 import {
+  applyLayer,
   EMPTY_LAYER_DIFF_ID,
   entriesFromDirectory,
   indexLayer,
@@ -15,7 +16,7 @@ import {
   writeLayer,
   type LayerEntry,
 } from '../../engine/layer/index.js';
-import {collector, sha256, streamOf} from './helpers.js';
+import {collector, sha256, snapshotTree, streamOf} from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -208,6 +209,29 @@ describe('writeLayer', () => {
       assert.match(lines[2], /^-rw-r--r-- 1\/2 .* etc\/hosts$/);
       assert.match(lines[3], /x{120}\/ü$/);
     });
+  });
+});
+
+test('GNU tar and applyLayer extract the same tree from a written layer', async t => {
+  const probe = await run('tar', ['--version']).catch(() => null);
+  if (!probe) return t.skip('tar not installed');
+  await withTemp(async tmp => {
+    const entries: LayerEntry[] = [
+      dir('etc', {mode: 0o750}),
+      file('etc/hosts', 'hosts', {mode: 0o640}),
+      {path: 'etc/alias', type: 'symlink', mode: 0o777, uid: 0, gid: 0, linkname: 'hosts'},
+      {path: 'etc/hard', type: 'hardlink', mode: 0o640, uid: 0, gid: 0, linkname: 'etc/hosts'},
+      dir('usr/share/doc', {mode: 0o555}),
+      file(`usr/share/doc/${'long-name-'.repeat(12)}.txt`, 'doc'),
+      file('bin/su', 'su', {mode: 0o4755}),
+    ];
+    const out = collector();
+    await writeLayer(entries, out.stream);
+    await writeFile(join(tmp, 'layer.tar'), out.bytes());
+    await mkdir(join(tmp, 'gnu'));
+    await run('tar', ['-xpf', join(tmp, 'layer.tar'), '-C', join(tmp, 'gnu'), '--numeric-owner']);
+    await applyLayer(streamOf(out.bytes()), join(tmp, 'ours'));
+    assert.deepEqual(await snapshotTree(join(tmp, 'ours')), await snapshotTree(join(tmp, 'gnu')));
   });
 });
 
