@@ -1,7 +1,5 @@
 import {Option, type Command} from 'commander';
-import {UserError} from '../../engine/index.js';
-// TEMPORARY until engine/index.ts re-exports engine/watch (`export * from './watch/index.js'`).
-import {createWatchPrinter, watchBuild, type WatchProgressMode} from '../../engine/watch/index.js';
+import {createWatchPrinter, UserError, watchBuild, type WatchProgressMode} from '../../engine/index.js';
 import {collect, type CliContext} from './context.js';
 
 interface WatchCommandOptions {

@@ -20,7 +20,7 @@ interface Running {
 }
 
 function runWatch(args: readonly string[]): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/watch/watch-cli.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'source/cli.ts'), ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
