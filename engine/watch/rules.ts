@@ -89,6 +89,11 @@ export class WatchRules {
     return absolutePath === this.dockerfilePath || this.ignoreCandidates.includes(absolutePath);
   }
 
+  private holdsControlFile(absoluteDir: string): boolean {
+    const prefix = absoluteDir + sep;
+    return this.dockerfilePath.startsWith(prefix) || this.ignoreCandidates.some(candidate => candidate.startsWith(prefix));
+  }
+
   isIgnoreFile(absolutePath: string): boolean {
     return this.ignoreCandidates.includes(absolutePath);
   }
@@ -111,6 +116,8 @@ export class WatchRules {
     if (isEditorTemporary(path)) return true;
     const matcher = this.matcher;
     if (!matcher) return false;
+    // A folder the context excludes is still walked when the Dockerfile or ignore file lives in it.
+    if (this.holdsControlFile(absolutePath)) return false;
     if (stats?.isDirectory()) return matcher.excludesDirEntirely(path);
     if (stats) return matcher.matches(path);
     // Type unknown: skip only what is excluded as a whole; anything else is checked again on its events.

@@ -329,7 +329,7 @@ class WatchSession {
       this.timer = undefined;
       if (this.busy || this.stopping) return;
       this.busy = true;
-      this.work = this.flush();
+      this.work = this.flush().catch(error => this.emit({type: 'watch-error', error: (error as Error).message}));
     }, delay);
   }
 

@@ -38,6 +38,14 @@ describe('watch rules', () => {
       assert.equal(rules.isIgnoredPath(join(dir, 'elsewhere.txt'), fileStats), true);
       assert.equal(rules.excludes('vendor/other.js', false), true);
       assert.equal(rules.excludes('vendor/keep', false), false);
+      // A Dockerfile in an excluded folder is still watched; its neighbours are not.
+      const nested = new WatchRules({contextDir: context, dockerfilePath: join(context, 'node_modules', 'build', 'Dockerfile')});
+      await nested.load();
+      assert.equal(nested.isIgnoredPath(join(context, 'node_modules'), dirStats), false);
+      assert.equal(nested.isIgnoredPath(join(context, 'node_modules', 'build'), dirStats), false);
+      assert.equal(nested.isIgnoredPath(join(context, 'node_modules', 'build', 'Dockerfile'), fileStats), false);
+      assert.equal(nested.isIgnoredPath(join(context, 'node_modules', 'left-pad'), dirStats), true);
+      assert.equal(nested.isIgnoredPath(join(context, 'node_modules', 'build', 'other.js'), fileStats), true);
       // A Dockerfile-specific ignore file wins, as the builder reads it.
       await writeFile(join(context, 'Dockerfile.dockerignore'), 'src\n');
       assert.equal((await rules.load()).file, join(context, 'Dockerfile.dockerignore'));
