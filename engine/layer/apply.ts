@@ -125,7 +125,7 @@ class Applier {
   /** Real paths of folders that hold something this layer wrote. */
   private readonly holding = new Set<string>();
   private readonly directories = new Map<string, DirectoryAttributes>();
-  private readonly xattrs: XattrWrite[] = [];
+  private readonly xattrs: {rel: string; ino: number; writes: XattrWrite[]}[] = [];
 
   constructor(
     private readonly root: string,
@@ -177,13 +177,20 @@ class Applier {
         break;
     }
     this.markWritten(rel);
-    if (member.xattrs) this.queueXattrs(member, full);
+    if (member.xattrs) await this.queueXattrs(member, rel, full);
   }
 
   /** Final pass: xattrs, then directory modes and mtimes, deepest first. */
   async finish(): Promise<void> {
+    // A later entry may have replaced a path, or a folder above it, with a symlink: only write xattrs to the
+    // very node this layer created, reached through real folders.
+    const writes: XattrWrite[] = [];
+    for (const queued of this.xattrs) {
+      if (await this.isSameNode(queued.rel, queued.ino)) writes.push(...queued.writes);
+      else this.skipped.push({path: queued.rel, reason: 'xattrs not applied: the path was replaced later in the layer'});
+    }
     // An xattr the filesystem refuses (user.* on a device node, trusted.* unprivileged) is reported, not fatal.
-    for (const failure of await setXattrs(this.xattrs)) {
+    for (const failure of await setXattrs(writes)) {
       this.skipped.push({path: failure.path.slice(this.root.length + 1), reason: `xattr ${failure.name}: ${failure.message}`});
     }
     const directories = [...this.directories.values()].sort((a, b) => depth(b.rel) - depth(a.rel));
@@ -306,16 +313,18 @@ class Applier {
     }
   }
 
-  private queueXattrs(member: TarMember, full: string) {
+  private async queueXattrs(member: TarMember, rel: string, full: string) {
+    const writes: XattrWrite[] = [];
     for (const [name, value] of Object.entries(member.xattrs!)) {
       if (name.startsWith('trusted.overlay.')) {
         this.skipped.push({path: member.path, reason: `xattr ${name} is never applied`});
       } else if (name === 'security.capability' && !this.policy.privileged) {
         this.skipped.push({path: member.path, reason: `xattr ${name} needs privileges`});
       } else {
-        this.xattrs.push({path: full, name, value});
+        writes.push({path: full, name, value});
       }
     }
+    if (writes.length > 0) this.xattrs.push({rel, ino: (await lstat(full)).ino, writes});
   }
 
   private markWritten(rel: string) {
@@ -374,19 +383,27 @@ class Applier {
 
   /** Opens a recorded folder only if every component is still a real folder and it is the same inode. */
   private async openVerifiedDirectory(directory: DirectoryAttributes) {
-    let full = this.root;
-    for (const part of directory.rel.split('/')) {
-      full = join(full, part);
-      const stats = await lstatOrNull(full);
-      if (!stats?.isDirectory()) return null;
-    }
-    const handle = await open(full, DIR_FLAGS).catch(() => null);
+    if (!(await this.isSameNode(directory.rel, directory.ino))) return null;
+    const handle = await open(this.full(directory.rel), DIR_FLAGS).catch(() => null);
     if (!handle) return null;
     if ((await handle.stat()).ino !== directory.ino) {
       await handle.close();
       return null;
     }
     return handle;
+  }
+
+  /** Is `rel` still the node with inode `ino`, reached through real folders only (no symlink on the way)? */
+  private async isSameNode(rel: string, ino: number): Promise<boolean> {
+    let full = this.root;
+    const parts = rel.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      full = join(full, parts[i]);
+      const stats = await lstatOrNull(full);
+      if (!stats) return false;
+      if (i < parts.length - 1 ? !stats.isDirectory() : stats.ino !== ino) return false;
+    }
+    return true;
   }
 
   private full(rel: string): string {

@@ -2,6 +2,8 @@ import {describe, test} from 'node:test';
 import assert from 'node:assert/strict';
 import {lstat, mkdir, readFile, readlink, readdir, stat, symlink, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
+import {execFile} from 'node:child_process';
+import {promisify} from 'node:util';
 import {gzipSync} from 'node:zlib';
 import {
   applyLayer,
@@ -14,6 +16,8 @@ import {
   type LayerEntry,
 } from '../../engine/layer/index.js';
 import {collector, makeTar, sandbox, snapshotTree, streamOf, type RawEntry} from './helpers.js';
+
+const execFileAsync = promisify(execFile);
 
 async function applyRaw(entries: RawEntry[], root: string, options = {}) {
   return applyLayer(streamOf(await makeTar(entries)), root, options);
@@ -320,6 +324,46 @@ describe('applyLayer', () => {
       await applyRaw([{globalPax: {path: '../../outside/secret'}}, {name: 'f', content: 'mine', pax: {comment: 'x'}}, {name: 'g', content: 'g'}], root);
       assert.deepEqual((await readdir(root)).sort(), ['f', 'g']);
     }));
+
+  describe('xattrs', () => {
+    const getXattr = async (path: string, name: string) => {
+      const script = `import os,sys\ntry: print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())\nexcept OSError: print('<none>')`;
+      const {stdout} = await execFileAsync('python3', ['-c', script, path, name]);
+      return stdout.trim();
+    };
+    const hasPython = () => execFileAsync('python3', ['--version']).then(() => true, () => false);
+
+    test('PAX xattrs are applied, overlay ones never', async t => {
+      if (!(await hasPython())) return t.skip('python3 not installed (used to read xattrs)');
+      await inSandbox(async ({root}) => {
+        const result = await applyRaw(
+          [{name: 'f', content: 'x', pax: {'SCHILY.xattr.user.note': 'hello', 'SCHILY.xattr.trusted.overlay.opaque': 'y'}}],
+          root,
+        );
+        const note = await getXattr(join(root, 'f'), 'user.note');
+        if (note === '<none>') return t.skip('this filesystem does not keep user xattrs');
+        assert.equal(note, 'hello');
+        assert.equal(await getXattr(join(root, 'f'), 'trusted.overlay.opaque'), '<none>');
+        assert.ok(result.skipped.some(skip => /trusted\.overlay\.opaque is never applied/.test(skip.reason)));
+      });
+    });
+
+    test('xattrs are not written through a folder replaced by a symlink later in the layer', async t => {
+      if (!(await hasPython())) return t.skip('python3 not installed (used to read xattrs)');
+      await inSandbox(async ({root, outside}) => {
+        const result = await applyRaw(
+          [
+            {name: 'a/', type: 'dir'},
+            {name: 'a/secret', content: 'x', pax: {'SCHILY.xattr.user.pwn': '1'}},
+            {name: 'a', type: 'symlink', linkname: outside},
+          ],
+          root,
+        );
+        assert.equal(await getXattr(join(outside, 'secret'), 'user.pwn'), '<none>');
+        assert.ok(result.skipped.some(skip => skip.path === 'a/secret'));
+      });
+    });
+  });
 
   test('unprivileged: setuid files are written and device nodes skipped without failing', () =>
     inSandbox(async ({root}) => {
