@@ -26,7 +26,7 @@ import {
 } from '../dockerfile/index.js';
 import {chainId} from '../image/digest.js';
 import {MediaType, type Descriptor, type ImageConfig} from '../image/types.js';
-import {writeLayer, type LayerEntry} from '../layer/index.js';
+import type {LayerEntry} from '../layer/index.js';
 import {Snapshots} from '../snapshot/snapshots.js';
 import {Store} from '../store/store.js';
 import {isUserError} from '../errors.js';
@@ -55,6 +55,8 @@ import {
 import {loadContextFilter} from './ignore.js';
 import {resolveChown, RootfsView} from './rootfs-view.js';
 import {runStep} from './run-step.js';
+import {chainOf, seedFromEntries} from './snapshot-seed.js';
+import {storeLayer} from './tar-writer.js';
 
 export interface BuildOptions {
   /** An open store, or its root folder. */
@@ -713,7 +715,7 @@ class Builder {
         await mkdir(this.scratchRoot, {recursive: true});
         return runStep({
           lowerDirs, diffIds: state.layers.map(diffIdOf), layerDigests: state.layers.map(layer => layer.digest),
-          scratchDir: this.scratchRoot, argv, env: [...envList, ...proxyEnv], cwd, user, network,
+          scratchDir: this.scratchRoot, argv, env: [...envList, ...proxyEnv], cwd, user, network, snapshots: this.snapshots,
           signal: this.hooks.signal, store: this.store,
           onOutput: (line, stream) => this.emit({type: 'step-output', ...omitLine(step), stream, line}),
           display: argv.join(' '),
@@ -784,7 +786,9 @@ class Builder {
         if (spec.run) layer = await spec.run(await lowerDirs(), step);
         else {
           const entries = await spec.entries!(new RootfsView(await lowerDirs()));
-          layer = await this.writeEntries(entries);
+          layer = await storeLayer(entries, this.store);
+          const blobPath = join(this.store.root, 'blobs', 'sha256', layer.diffId.slice(7));
+          await seedFromEntries(this.snapshots, {...chainOf(state.layers.map(diffIdOf), layer.diffId), blobPath}, entries);
         }
       } catch (error) {
         throw this.atStep(error, step, instruction);
@@ -800,18 +804,6 @@ class Builder {
     const entry = addHistory(state.config, spec.historyText, false);
     entry.created = record.created;
     this.finishStep(step, cached, reason, began);
-  }
-
-  private async writeEntries(entries: LayerEntry[]): Promise<{diffId: string; size: number}> {
-    const writer = this.store.content.createBlobWriter();
-    try {
-      const written = await writeLayer(entries, writer);
-      await writer.commit({digest: written.diffId, size: written.size});
-      return written;
-    } catch (error) {
-      await writer.abort().catch(() => {});
-      throw error;
-    }
   }
 
   private async lowerDirs(layers: readonly Descriptor[]): Promise<string[]> {

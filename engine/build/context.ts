@@ -13,7 +13,7 @@
  *   those paths so only they are stat'ed and read again.
  */
 import {createHash} from 'node:crypto';
-import {createReadStream, type Stats} from 'node:fs';
+import {closeSync, openSync, readSync, type Stats} from 'node:fs';
 import {lstat, mkdir, readdir, readFile, readlink, rename, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
@@ -262,8 +262,23 @@ function isMissing(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+const readBuffer = Buffer.allocUnsafe(1 << 20);
+
+/**
+ * sha256 of a file, read synchronously through one shared buffer: for thousands of small context files this
+ * is several times faster than promise-based reads (no thread-pool round trip and no buffer per file).
+ */
 async function hashFile(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, {highWaterMark: 1 << 20})) hash.update(chunk as Buffer);
+  const fd = openSync(path, 'r');
+  try {
+    for (;;) {
+      const read = readSync(fd, readBuffer, 0, readBuffer.length, null);
+      if (read === 0) break;
+      hash.update(readBuffer.subarray(0, read));
+    }
+  } finally {
+    closeSync(fd);
+  }
   return 'sha256:' + hash.digest('hex');
 }

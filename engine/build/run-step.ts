@@ -13,10 +13,12 @@ import {lstat, readdir, readlink, rm, mkdir} from 'node:fs/promises';
 import type {Stats} from 'node:fs';
 import {join} from 'node:path';
 import {randomBytes} from 'node:crypto';
-import {writeLayer, type LayerEntry} from '../layer/index.js';
+import type {LayerEntry} from '../layer/index.js';
 import {findXattrs} from '../layer/xattr.js';
 import {runIsolated, RuntimeUnavailableError, type IdMapEntry} from '../runtime/index.js';
-import {Snapshots} from '../snapshot/snapshots.js';
+import type {Snapshots} from '../snapshot/snapshots.js';
+import {chainOf, seedFromUpper} from './snapshot-seed.js';
+import {storeLayer} from './tar-writer.js';
 import {isOverlayWhiteout, listInStack, lookupInStack} from '../snapshot/stack.js';
 import type {Store} from '../store/store.js';
 import {BuildError, RunFailedError} from './errors.js';
@@ -34,6 +36,8 @@ export interface RunStepOptions {
   readonly network: 'host' | 'none';
   readonly signal?: AbortSignal;
   readonly store: Store;
+  /** Where the layer's snapshot is seeded from the upper folder when that is possible. */
+  readonly snapshots: Snapshots;
   readonly onOutput: (line: string, stream: 'stdout' | 'stderr') => void;
   /** The command as the error message shows it. */
   readonly display: string;
@@ -78,21 +82,20 @@ export async function runStep(options: RunStepOptions): Promise<{diffId: string;
     if (result.exitCode !== 0) throw new RunFailedError(options.display, result.exitCode, tail);
     const mapper = idMapper(result.uidMap, result.gidMap);
     let entries: LayerEntry[];
-    if (result.mode === 'overlay') entries = await overlayChanges(upperDir, options.lowerDirs, mapper);
-    else {
-      const snapshots = new Snapshots({root: options.store.root, content: options.store.content});
-      const lower = options.diffIds.length ? await snapshots.mergedCopy(options.diffIds, options.layerDigests) : undefined;
+    let opaqueDirs = 0;
+    if (result.mode === 'overlay') {
+      const changes = await overlayChanges(upperDir, options.lowerDirs, mapper);
+      entries = changes.entries;
+      opaqueDirs = changes.opaqueDirs;
+    } else {
+      const lower = options.diffIds.length ? await options.snapshots.mergedCopy(options.diffIds, options.layerDigests) : undefined;
       entries = await copyChanges(lower, upperDir, mapper);
     }
-    const writer = options.store.content.createBlobWriter();
-    try {
-      const written = await writeLayer(entries, writer);
-      await writer.commit({digest: written.diffId, size: written.size});
-      return written;
-    } catch (error) {
-      await writer.abort().catch(() => {});
-      throw error;
+    const written = await storeLayer(entries, options.store);
+    if (result.mode === 'overlay' && opaqueDirs === 0) {
+      await seedFromUpper(options.snapshots, chainOf(options.diffIds, written.diffId), upperDir);
     }
+    return written;
   } finally {
     await rm(dir, {recursive: true, force: true}).catch(() => {});
   }
@@ -158,7 +161,7 @@ async function ambiguousDirs(upperDir: string, lowerDirs: readonly string[]): Pr
   return visit('');
 }
 
-async function overlayChanges(upperDir: string, lowerDirs: readonly string[], mapper: Mapper): Promise<LayerEntry[]> {
+async function overlayChanges(upperDir: string, lowerDirs: readonly string[], mapper: Mapper): Promise<{entries: LayerEntry[]; opaqueDirs: number}> {
   let opaque = new Map<string, Record<string, string>>();
   if (await ambiguousDirs(upperDir, lowerDirs)) {
     try {
@@ -168,6 +171,7 @@ async function overlayChanges(upperDir: string, lowerDirs: readonly string[], ma
     }
   }
   const entries: LayerEntry[] = [];
+  let opaqueDirs = 0;
   const links = new LinkTracker();
   const walk = async (rel: string): Promise<void> => {
     for (const name of (await readdir(join(upperDir, rel))).sort()) {
@@ -190,13 +194,14 @@ async function overlayChanges(upperDir: string, lowerDirs: readonly string[], ma
         const attributes = opaque.get(path);
         if (attributes && Object.values(attributes).some(value => value === 'y')) {
           entries.push({path: `${path}/.wh..wh..opq`, type: 'file', mode: 0, uid: 0, gid: 0, size: 0});
+          opaqueDirs++;
         }
         await walk(path);
       }
     }
   };
   await walk('');
-  return entries;
+  return {entries, opaqueDirs};
 }
 
 /** Copy mode: what differs between the merged lower folder (undefined: empty) and the rootfs after the run. */
