@@ -129,10 +129,11 @@ function hasType(stats: Stats | undefined, type: 'dir' | 'file'): boolean {
 }
 
 async function copyMetadata(path: string, from: Stats): Promise<void> {
-  await chmod(path, from.mode & 0o7777);
+  // Owner before mode: chown may clear setgid.
   await chown(path, from.uid, from.gid).catch(error => {
     if (errnoCode(error) !== 'EPERM' && errnoCode(error) !== 'EINVAL') throw error;
   });
+  await chmod(path, from.mode & 0o7777);
 }
 
 /**
@@ -141,14 +142,16 @@ async function copyMetadata(path: string, from: Stats): Promise<void> {
  * Returns whether the /etc files and /sys can be mounted.
  */
 async function buildStubLayer(lowers: readonly string[], stubDir: string, mountTargets: readonly MountTarget[]): Promise<{etc: boolean; sys: boolean}> {
-  await mkdir(stubDir, {recursive: true});
-  const etc = await lookupInStack(lowers, 'etc');
+  const [etc, existing] = await Promise.all([
+    lookupInStack(lowers, 'etc'),
+    Promise.all(mountTargets.map(target => lookupInStack(lowers, target.path))),
+    mkdir(stubDir, {recursive: true}),
+  ]);
   const etcUsable = !etc || etc.stats.isDirectory();
   const timesToSet: Array<[string, Stats]> = [];
-  for (const target of mountTargets) {
+  for (const [index, target] of mountTargets.entries()) {
     if (target.path.startsWith('etc/') && !etcUsable) continue;
-    const existing = await lookupInStack(lowers, target.path);
-    if (hasType(existing?.stats, target.type)) continue;
+    if (hasType(existing[index]?.stats, target.type)) continue;
     if (target.path.startsWith('etc/')) {
       const stubEtc = join(stubDir, 'etc');
       if (!(await lstat(stubEtc).catch(() => null))) {
@@ -506,17 +509,6 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
   const sysAllowed = isRoot || options.network === 'none';
   const etcFiles = options.etcHostname === false ? ['hosts', 'resolv.conf'] : ['hosts', 'resolv.conf', 'hostname'];
   const mountTargets = mountTargetsFor(etcFiles);
-  await mkdir(workDir, {recursive: true});
-  await Promise.all([mkdir(filesDir), mkdir(rootDir), mkdir(layersDir), mkdir(ovlWork), mkdir(options.upperDir, {recursive: true})]);
-  await Promise.all([
-    writeFile(join(filesDir, 'hosts'), hostsFile(hostname, options.extraHosts)),
-    writeFile(join(filesDir, 'hostname'), `${hostname}\n`),
-    prepareDev(devDir),
-    (options.resolvConf !== undefined ? Promise.resolve(options.resolvConf) : hostResolvConf()).then(text =>
-      writeFile(join(filesDir, 'resolv.conf'), text),
-    ),
-  ]);
-
   const unshareArgs = [
     ...(isRoot ? [] : ['--user', '--map-root-user', ...(plan!.subordinateCount > 0 ? ['--map-auto'] : [])]),
     '--mount',
@@ -539,16 +531,31 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
   };
   const maps = idMaps(isRoot, plan);
 
+  await mkdir(workDir, {recursive: true});
   try {
+    await Promise.all([mkdir(filesDir), mkdir(rootDir), mkdir(layersDir), mkdir(ovlWork), mkdir(options.upperDir, {recursive: true})]);
+    // Each step pays for this preparation: the independent parts run together.
+    const prepareFiles = Promise.all([
+      writeFile(join(filesDir, 'hosts'), hostsFile(hostname, options.extraHosts)),
+      writeFile(join(filesDir, 'hostname'), `${hostname}\n`),
+      prepareDev(devDir),
+      (options.resolvConf !== undefined ? Promise.resolve(options.resolvConf) : hostResolvConf()).then(text =>
+        writeFile(join(filesDir, 'resolv.conf'), text),
+      ),
+    ]);
     let mode: 'overlay' | 'copy' = options.mode === 'copy' || (options.mode !== 'overlay' && overlayRefused) ? 'copy' : 'overlay';
     if (mode === 'overlay') {
       // Short relative names keep the mount options far below the kernel's one-page limit, however many layers.
       const stubDir = join(layersDir, 's');
-      const {etc, sys} = await buildStubLayer(options.lowerDirs, stubDir, mountTargets);
-      await Promise.all(options.lowerDirs.map((dir, index) => symlink(dir, join(layersDir, String(index)))));
+      const stack = [...options.lowerDirs, stubDir];
+      const [{etc, sys}, cwd] = await Promise.all([
+        buildStubLayer(options.lowerDirs, stubDir, mountTargets),
+        resolveInStack(options.lowerDirs, options.cwd || '/'),
+        Promise.all(options.lowerDirs.map((dir, index) => symlink(dir, join(layersDir, String(index))))),
+        prepareFiles,
+      ]);
       const lower = ['s', ...options.lowerDirs.map((_, index) => String(index)).reverse()].join(':');
-      const cwd = await resolveInStack([...options.lowerDirs, stubDir], options.cwd || '/');
-      const cwdExists = (await lookupInStack([...options.lowerDirs, stubDir], cwd))?.stats.isDirectory() ?? false;
+      const cwdExists = (await lookupInStack(stack, cwd))?.stats.isDirectory() ?? false;
       await writeFile(join(filesDir, 'fstab'), fstabFor(rootDir, devDir, filesDir, {etc, sys: sys && sysAllowed, etcFiles}));
       const command = commandLine(tools, options, user, rootDir, cwd, canSetGroups);
       const result = await attempt(tools, options, unshareArgs, {
@@ -570,6 +577,7 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
     }
 
     // Copy mode: the rootfs is upperDir itself, holding a merged copy of the lower stack.
+    await prepareFiles;
     const rootfs = options.upperDir;
     await mergeStackKeepingOwners(options.lowerDirs, rootfs);
     const stubs = await createRootfsStubs(rootfs, mountTargets);
