@@ -250,6 +250,32 @@ export class Snapshots {
     return infos;
   }
 
+  /**
+   * Remove every snapshot and merged copy whose chain ID is not in `keep` (the chains of the images and cache
+   * records that still exist). Returns the chain IDs removed. Snapshots are a cache: removing one costs only
+   * a later extraction.
+   */
+  async prune(keep: Iterable<string>): Promise<string[]> {
+    const kept = new Set([...keep].map(hex));
+    const removed = new Set<string>();
+    for (const folder of [this.root, join(this.root, 'merged')]) {
+      let names: string[] = [];
+      try {
+        names = await readdir(folder);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        if (!/^[0-9a-f]{64}$/.test(name) || kept.has(name)) continue;
+        const trash = join(this.root, temporaryName());
+        await rename(join(folder, name), trash);
+        await removeContainerTree(trash);
+        removed.add(`sha256:${name}`);
+      }
+    }
+    return [...removed].sort();
+  }
+
   /** Remove `.tmp-*` folders that no live extraction owns (left by an interrupted process). */
   async removeLeftovers(): Promise<void> {
     for (const folder of [this.root, join(this.root, 'merged')]) {

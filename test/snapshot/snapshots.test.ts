@@ -173,6 +173,21 @@ describe(`snapshots as ${who}`, () => {
     assert.ok((await fresh.list()).some(info => info.diffId === layer));
   });
 
+  test('prune removes the snapshots and merged copies of chains nothing keeps, and only those', async () => {
+    const layer = await putLayer(base.store, [fileEntry('prunable', 'x')]);
+    const stack = [...base.diffIds, layer];
+    const chains = chainIds(stack);
+    const dirs = await base.snapshots.ensure(stack);
+    await base.snapshots.mergedCopy(stack);
+    const keep = (await base.snapshots.list()).map(info => info.chainId).filter(chain => chain !== chains[1]);
+    const removed = await base.snapshots.prune(keep);
+    assert.deepEqual(removed, [chains[1]]);
+    await assert.rejects(lstat(dirs[1]!), {code: 'ENOENT'});
+    assert.ok(await lstat(dirs[0]!), 'a kept snapshot stays');
+    assert.deepEqual((await base.snapshots.list()).map(info => info.chainId).sort(), [...keep].sort());
+    assert.ok(!(await readdir(base.snapshots.root)).some(name => name.startsWith('.tmp-')));
+  });
+
   test('remove deletes a snapshot and its merged copy', async () => {
     const layer = await putLayer(base.store, [fileEntry('removable', 'x')]);
     const stack = [...base.diffIds, layer];
