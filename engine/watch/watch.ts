@@ -93,6 +93,11 @@ interface PendingPath {
   directoryEvent: boolean;
 }
 
+interface ScannedEntry {
+  readonly path: string;
+  readonly directory: boolean;
+}
+
 interface VerifiedChange {
   readonly path: string;
   readonly display: string;
@@ -131,6 +136,8 @@ class WatchSession {
   /** Verifying a burst or building: events wait. */
   private busy = false;
   private building = false;
+  /** The first fingerprints are being taken. */
+  private baselining = false;
   private queuedNotice = false;
   private stopping = false;
   private builds = 0;
@@ -179,18 +186,24 @@ class WatchSession {
     let started = false;
     try {
       await this.rules.load();
-      const scanned = await this.startContextWatcher();
-      await this.startOutsideWatcher();
-      await this.takeBaseline(scanned);
+      const scanned = [...(await this.startContextWatcher()), ...(await this.startOutsideWatcher())];
       started = true;
       this.emit({
         type: 'watching', contextDir: this.contextDir, dockerfile: this.dockerfilePath, ignoreFile: this.rules.ignoreFile,
-        files: [...this.baseline.values()].filter(entry => entry.type === 'file').length, debounceMs: this.debounceMs,
+        files: scanned.filter(entry => !entry.directory).length, debounceMs: this.debounceMs,
       });
       if (!this.stopping) {
         this.previousImageId = await this.taggedImageId();
         this.busy = true;
-        this.work = this.rebuild({reason: 'watch started', changes: [], changedPaths: undefined, changeAt: this.clock(), noCache: this.options.noCache})
+        // The first build does not wait for the baseline: until both are done every event is suspect (rebuilt
+        // without the content check), so a change the baseline hashes after the build read it is not lost.
+        this.baselining = true;
+        const baseline = this.takeBaseline(scanned.map(entry => entry.path)).finally(() => (this.baselining = false));
+        const first = this.rebuild({reason: 'watch started', changes: [], changedPaths: undefined, changeAt: this.clock(), noCache: this.options.noCache});
+        this.work = Promise.allSettled([baseline, first])
+          .then(([settled]) => {
+            if (settled.status === 'rejected') this.emit({type: 'watch-error', error: (settled.reason as Error).message});
+          })
           .finally(() => {
             this.busy = false;
             this.schedule();
@@ -222,26 +235,26 @@ class WatchSession {
   // ---- watchers -------------------------------------------------------------------------------------
 
   /** Start watching the context; resolves when the first scan is done, with what it found. */
-  private startContextWatcher(): Promise<string[]> {
+  private startContextWatcher(): Promise<ScannedEntry[]> {
     return this.startWatcher([this.contextDir], {ignored: (path: string, stats?: Stats) => this.rules.isIgnoredPath(path, stats)}, watcher => {
       this.contextWatcher = watcher;
     });
   }
 
   /** The Dockerfile and ignore file outside the context: their folders, one level deep, only those names. */
-  private async startOutsideWatcher(): Promise<void> {
+  private async startOutsideWatcher(): Promise<ScannedEntry[]> {
     const files = [this.dockerfilePath, ...this.rules.ignoreCandidates].filter(path => this.rules.relativePath(path) === undefined);
-    if (files.length === 0) return;
+    if (files.length === 0) return [];
     const dirs = [...new Set(files.map(file => dirname(file)))];
     const scanned = await this.startWatcher(dirs, {depth: 0, ignored: (path: string) => !dirs.includes(path) && !files.includes(path)}, watcher => {
       this.outsideWatcher = watcher;
     });
-    void scanned;
+    return scanned.filter(entry => files.includes(entry.path));
   }
 
-  private startWatcher(paths: string[], extra: {ignored: (path: string, stats?: Stats) => boolean; depth?: number}, keep: (watcher: FSWatcher) => void): Promise<string[]> {
+  private startWatcher(paths: string[], extra: {ignored: (path: string, stats?: Stats) => boolean; depth?: number}, keep: (watcher: FSWatcher) => void): Promise<ScannedEntry[]> {
     return new Promise((resolveScan, rejectScan) => {
-      const scanned: string[] = [];
+      const scanned: ScannedEntry[] = [];
       let ready = false;
       const watcher = chokidarWatch(paths, {
         ...extra,
@@ -256,7 +269,7 @@ class WatchSession {
       keep(watcher);
       watcher.on('all', (event, path) => {
         if (!ready && (event === 'add' || event === 'addDir')) {
-          scanned.push(path);
+          scanned.push({path, directory: event === 'addDir'});
           return;
         }
         this.onFsEvent(event as FsEventName, path);
@@ -288,7 +301,8 @@ class WatchSession {
   private async takeBaseline(scanned: readonly string[]): Promise<void> {
     const paths = [...new Set([...scanned, this.dockerfilePath, ...this.rules.ignoreCandidates])];
     await forEachLimited(paths, 16, async path => {
-      const fingerprint = await fingerprintOf(path);
+      // Unreadable is as good as absent: its first readable state counts as a change.
+      const fingerprint = await fingerprintOf(path).catch(() => null);
       if (fingerprint) this.baseline.set(path, fingerprint);
     });
   }
@@ -300,10 +314,10 @@ class WatchSession {
     const now = this.clock();
     const known = this.pending.get(path);
     if (known) {
-      known.suspect ||= this.building;
+      known.suspect ||= this.building || this.baselining;
       known.directoryEvent ||= event === 'addDir' || event === 'unlinkDir';
     } else {
-      this.pending.set(path, {firstAt: now, suspect: this.building, directoryEvent: event === 'addDir' || event === 'unlinkDir'});
+      this.pending.set(path, {firstAt: now, suspect: this.building || this.baselining, directoryEvent: event === 'addDir' || event === 'unlinkDir'});
     }
     this.lastEventAt = now;
     this.burstStartedAt ??= now;
@@ -399,7 +413,7 @@ class WatchSession {
   /** After the ignore rules changed: a fresh walk, so newly included folders are watched and known. */
   private async restartContextWatcher(): Promise<void> {
     const old = this.contextWatcher;
-    const scanned = await this.startContextWatcher();
+    const scanned = (await this.startContextWatcher()).map(entry => entry.path);
     await old?.close().catch(() => {});
     const seen = new Set(scanned);
     for (const key of [...this.baseline.keys()]) {
