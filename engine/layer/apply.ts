@@ -137,6 +137,11 @@ class Applier {
     const parts = member.path.split('/');
     const base = parts.pop()!;
     if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(member, parts, base);
+    if ((member.type === 'char' || member.type === 'block') && !this.policy.privileged) {
+      // Skipped before anything is touched: what a lower layer has at the path stays.
+      this.skipped.push({path: member.path, reason: `${member.type} device needs privileges`});
+      return;
+    }
     const parent = await this.resolveParent(parts, member.name, true);
     const rel = joinRel(parent!, base);
     const full = this.full(rel);
@@ -169,10 +174,6 @@ class Applier {
       case 'char':
       case 'block':
       case 'fifo':
-        if (member.type !== 'fifo' && !this.policy.privileged) {
-          this.skipped.push({path: member.path, reason: `${member.type} device needs privileges`});
-          return;
-        }
         await this.special(member, full, mode);
         break;
     }
