@@ -291,15 +291,21 @@ describe('workbench', () => {
     }
   });
 
-  test('a failing build shows the error with the Dockerfile line', async () => {
+  test('a failing build shows the error with the Dockerfile line as an excerpt', async () => {
+    const before = (await store.engine.listImages()).length;
     const ui = open();
     try {
       await see(ui, 'web-child');
       await press(ui, 'b', KEY.ctrlU);
-      await typeText(ui, `${store.context} -f ${join(store.context, 'Dockerfile.missing')}`);
+      await typeText(ui, `${store.context} -f ${join(store.context, 'Dockerfile.bad')} -t broken:1`);
       await press(ui, KEY.enter);
-      await see(ui, /error: /);
-      assert.match(frame(ui), /failed/);
+      const shown = await see(ui, /error: /);
+      assert.match(shown, /5 Build\s+failed/);
+      assert.match(shown, /COPPY/, 'the offending line is shown');
+      assert.match(shown, /\b3\b.*COPPY/, 'with its line number');
+      const after = await store.engine.listImages();
+      assert.equal(after.length, before, 'a failed build adds no image');
+      assert.ok(!after.some(image => image.repository === 'broken'));
     } finally {
       ui.unmount();
     }

@@ -37,6 +37,7 @@ async function writeContext(context: string, version: string): Promise<void> {
   await writeFile(join(context, 'data-v2.bin'), Buffer.alloc(7000, 2));
   await writeFile(join(context, 'Dockerfile'), WEB_DOCKERFILE);
   await writeFile(join(context, 'Dockerfile.child'), 'FROM web:latest\nCOPY app/hello.txt /child/hello.txt\n');
+  await writeFile(join(context, 'Dockerfile.bad'), 'FROM scratch\nCOPY app/ /app/\nCOPPY data-v1.bin /data.bin\n');
   await writeFile(join(context, 'Dockerfile.api'), 'FROM scratch\nCOPY app/lib/ /srv/lib/\nCMD ["node", "/srv/lib/util.js"]\n');
 }
 

@@ -70,8 +70,9 @@ describe('workbench in a real terminal', {skip: hasTmux ? false : 'tmux not inst
   test('select an image, step through its layers, open the help, resize and quit back to the shell', async () => {
     const before = join(scratch, 'stty-before');
     const afterQuit = join(scratch, 'stty-after');
-    keys(`PS1='$ '; stty -g > ${before}; clear; echo shell-before-workbench`, 'Enter');
-    await see('shell-before-workbench');
+    // The markers are computed by the shell so that the typed command line itself never matches them.
+    keys(`PS1='$ '; stty -g > ${before}; clear; echo shell-before-$((20+6))`, 'Enter');
+    await see('shell-before-26');
 
     // CI=true would make Ink print only the last frame; XDG_CONFIG_HOME keeps the user's keymap out.
     const command = `env -u CI XDG_CONFIG_HOME=${scratch} node --import tsx source/cli.ts --root ${store.root} ui`;
@@ -80,7 +81,7 @@ describe('workbench in a real terminal', {skip: hasTmux ? false : 'tmux not inst
     assert.match(first, /1 Images/);
     assert.match(first, /2 Layers/);
     assert.match(first, /3 Files/);
-    assert.ok(!first.includes('shell-before-workbench'), 'the workbench has the whole screen');
+    assert.ok(!first.includes('shell-before-26'), 'the workbench has the whole screen');
 
     // Select web:latest (third row) and see its steps.
     await typeKeys('j', 'j');
@@ -98,9 +99,16 @@ describe('workbench in a real terminal', {skip: hasTmux ? false : 'tmux not inst
     await typeKeys('[');
     // The tree of layer 1: the file it added, marked + as well as coloured.
     const stepped = await see(/Files\s+layer 1[\s\S]*\+\s+`-- data\.bin/);
+    assert.match(stepped, /\+\s+`-- data\.bin\s+5kB/);
+
+    // Everything up to this layer: the files of layer 0 show as unchanged, layer 1's file as added.
+    await typeKeys('3', 'a');
+    const aggregated = await see(/all layers up to here[\s\S]*hello\.txt/);
+    assert.match(aggregated, /\+\s+\|-- data\.bin/);
     if (process.env.STRATA_WRITE_CAPTURE === '1') {
-      await writeFile(join(repo, 'test', 'e2e', 'workbench-capture.txt'), stepped.replace(/\s+$/gm, '') + '\n');
+      await writeFile(join(repo, 'test', 'e2e', 'workbench-capture.txt'), aggregated.replace(/\s+$/gm, '') + '\n');
     }
+    await typeKeys('a', '1');
 
     await typeKeys('?');
     const help = await see('Help: Images keys');
@@ -117,9 +125,9 @@ describe('workbench in a real terminal', {skip: hasTmux ? false : 'tmux not inst
     await waitFor(() => screen().split('\n').some(line => /^╰─+╯$/.test(line) && line.length === 80) || undefined, 10_000, 'full-width bottom border at 80 columns');
 
     await typeKeys('q');
-    await see('shell-before-workbench');
-    keys(`stty -g > ${afterQuit}; echo shell-after-workbench`, 'Enter');
-    const restored = await see('shell-after-workbench');
+    await see('shell-before-26');
+    keys(`stty -g > ${afterQuit}; echo shell-after-$((20+7))`, 'Enter');
+    const restored = await see('shell-after-27');
     assert.ok(!restored.includes('1 Images'), 'the workbench is gone from the screen');
     assert.equal(tmux('display-message', '-p', '-t', session, '#{alternate_on}').trim(), '0', 'the alternate screen is left');
     assert.equal(await readFile(afterQuit, 'utf8'), await readFile(before, 'utf8'), 'the terminal modes are as they were');

@@ -8,7 +8,7 @@ const SETTLE_MS = 80;
 /** Store changes from another process come in bursts (blob, blob, index): refresh once after the burst. */
 const REFRESH_DEBOUNCE_MS = 100;
 /** Trees kept for stepping back and forth between layers without asking the engine again. */
-const TREE_CACHE_SIZE = 3;
+const TREE_CACHE_SIZE = 2;
 
 export function errorText(error: unknown): string {
   if (error instanceof Error) {
