@@ -148,6 +148,10 @@ function overlayKey(state: WorkbenchState, overlay: Overlay, keymap: Keymap, key
 }
 
 export function interpretKey(state: WorkbenchState, keymap: Keymap, keyName: string, input: string): KeyOutcome {
+  // A Ctrl key bound to quit works from anywhere, also while typing into a prompt: there must always be a way out.
+  if (state.overlay && keyName.startsWith('ctrl+') && resolveKey(keymap, 'global', keyName) === 'quit') {
+    return {actions: [], effect: {kind: 'quit'}};
+  }
   if (state.overlay) return overlayKey(state, state.overlay, keymap, keyName, input);
   const action = resolveKey(keymap, scopeOf(state), keyName);
   if (!action) return nothing;

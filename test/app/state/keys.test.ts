@@ -126,4 +126,48 @@ describe('key handling', () => {
     assert.equal(state.overlay.note, 'binary file, 12000 bytes: not shown');
     assert.deepEqual(state.overlay.lines, []);
   });
+
+  test('Ctrl-C quits even while typing into a prompt, where q is just a letter', () => {
+    let state = withImages(image({id: hex('a'), repository: 'web', tag: 'latest'}));
+    state = press(state, 't').state;
+    const typed = press(state, 'q');
+    assert.equal(typed.effect, undefined);
+    assert.ok(typed.state.overlay?.kind === 'prompt');
+    assert.equal(typed.state.overlay.value, 'q');
+    assert.deepEqual(press(state, 'ctrl+c', 'c').effect, {kind: 'quit'});
+  });
+
+  test('a paste arrives as one input and lands whole in the prompt', () => {
+    let state = withImages(image({id: hex('a'), repository: 'web', tag: 'latest'}));
+    state = press(state, 't').state;
+    state = press(state, '', 'registry.local:5000/team/web:1.2').state;
+    assert.ok(state.overlay?.kind === 'prompt');
+    assert.equal(state.overlay.value, 'registry.local:5000/team/web:1.2');
+    assert.deepEqual(press(state, 'enter').effect, {kind: 'tag', source: 'web:latest', target: 'registry.local:5000/team/web:1.2'});
+  });
+
+  test('Enter on a waste item selects the layer holding the copy and finds the file there', () => {
+    let state = withImages(image({id: hex('a'), repository: 'web', tag: 'latest'}));
+    state = reduce(state, {type: 'detail-loaded', imageId: hex('a'), ...historyOf([
+      {createdBy: 'COPY a /a', size: 10},
+      {createdBy: 'COPY big.bin /app/big.bin', size: 5000},
+      {createdBy: 'RUN chown -R 1000 /app', size: 5000},
+    ])});
+    state = press(state, '4').state;
+    state = reduce(state, {type: 'waste-loaded', imageId: hex('a'), report: {
+      totalBytes: 10010, wastedBytes: 5000, userWastedBytes: 5000, efficiency: 0.5,
+      items: [{path: 'app/big.bin', bytes: 5000, count: 1, layers: [1], createdBy: ['COPY big.bin /app/big.bin'], hiddenBy: [2]}],
+    }});
+    state = press(state, 'enter').state;
+    assert.equal(state.focus, 'files');
+    assert.deepEqual(state.files.request, {imageId: hex('a'), layerIndex: 1, aggregate: false});
+    state = reduce(state, {type: 'tree-loaded', request: state.files.request!, tree: {
+      name: '', path: '', type: 'dir', size: 5000, status: 'modified', children: [
+        {name: 'app', path: 'app', type: 'dir', size: 5000, status: 'added', children: [
+          {name: 'big.bin', path: 'app/big.bin', type: 'file', size: 5000, status: 'added'},
+        ]},
+      ],
+    }});
+    assert.equal(state.files.rows[state.files.list.cursor].node.path, 'app/big.bin');
+  });
 });
