@@ -172,6 +172,55 @@ describe('watch mode', () => {
     });
   });
 
+  test('a build argument changed between sessions is named as the cause at start', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      await bench.write('Dockerfile', 'FROM scratch\nARG FLAVOUR=plain\nCOPY config.txt /config.txt\nCOPY src/ /app/$FLAVOUR/\n');
+      await started(bench, {buildArgs: {FLAVOUR: 'mild'}});
+      await bench.stop();
+      const mark = bench.events.length;
+      bench.start({debounceMs: 200, buildArgs: {FLAVOUR: 'hot'}});
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.deepEqual(rerun(rebuilt), ['COPY src/ /app/hot/']);
+      assert.equal(rebuilt.steps[0].reason, 'ARG FLAVOUR changed');
+    });
+  });
+
+  test('two watchers of one context never build at the same time', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      const {watchBuild} = await import('../../engine/watch/index.js');
+      const controller = new AbortController();
+      const timeline: string[] = [];
+      const session = (tag: string) =>
+        watchBuild({store: bench.store, contextDir: bench.context, tags: [tag], debounceMs: 50, signal: controller.signal}, event => {
+          if (event.type === 'build-started' || event.type === 'build-done' || event.type === 'build-failed') timeline.push(event.type);
+          if (event.type === 'rebuilt') timeline.push(`rebuilt ${tag}`);
+        });
+      const sessions = [session('app:one'), session('app:two')];
+      const until = async (done: () => boolean) => {
+        for (let waited = 0; !done() && waited < 30_000; waited += 25) await new Promise(resolve => setTimeout(resolve, 25));
+        assert.ok(done(), `timed out; timeline: ${timeline.join(', ')}`);
+      };
+      try {
+        await until(() => timeline.filter(line => line.startsWith('rebuilt')).length === 2);
+        await bench.write('src/main.js', 'console.log("both")\n');
+        await until(() => timeline.filter(line => line.startsWith('rebuilt')).length === 4);
+      } finally {
+        controller.abort();
+        await Promise.all(sessions);
+      }
+      let open = 0;
+      for (const line of timeline) {
+        if (line === 'build-started') assert.equal(open++, 0, `builds overlapped: ${timeline.join(', ')}`);
+        if (line === 'build-done' || line === 'build-failed') open--;
+      }
+      const one = await bench.store.resolveImage('app:one');
+      const two = await bench.store.resolveImage('app:two');
+      assert.equal(one.id, two.id, 'both watchers made the same image');
+    });
+  });
+
   test('an unchanged context at start rebuilds nothing and keeps the image', async () => {
     await withWatchBench(async bench => {
       await scratchProject(bench);
