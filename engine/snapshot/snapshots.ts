@@ -276,7 +276,7 @@ export class Snapshots {
     return [...removed].sort();
   }
 
-  /** Remove `.tmp-*` folders that no live extraction owns (left by an interrupted process). */
+  /** Remove `.tmp-[word-]<pid>-*` folders whose process is gone (left by an interrupted extraction or seed). */
   async removeLeftovers(): Promise<void> {
     for (const folder of [this.root, join(this.root, 'merged')]) {
       let names: string[] = [];
@@ -286,7 +286,7 @@ export class Snapshots {
         continue;
       }
       for (const name of names) {
-        const match = /^\.tmp-(\d+)-/.exec(name);
+        const match = /^\.tmp-(?:[a-z]+-)?(\d+)-/.exec(name);
         if (!match) continue;
         const pid = Number(match[1]);
         let alive = pid === process.pid;

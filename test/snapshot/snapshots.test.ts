@@ -164,12 +164,17 @@ describe(`snapshots as ${who}`, () => {
     const store = base.store;
     const fresh = new Snapshots(store);
     const leftover = join(fresh.root, '.tmp-999999999-deadbeef');
-    await mkdir(join(leftover, 'diff'), {recursive: true});
+    const seeded = join(fresh.root, '.tmp-seed-999999999-deadbeef');
+    const live = join(fresh.root, `.tmp-${process.pid}-cafe`);
+    for (const folder of [leftover, seeded, live]) await mkdir(join(folder, 'diff'), {recursive: true});
     const layer = await putLayer(store, [fileEntry('interrupted', 'x')]);
     const stack = [...base.diffIds, layer];
     assert.ok(!(await fresh.list()).some(info => info.diffId === layer));
     await fresh.ensure(stack);
     await assert.rejects(lstat(leftover), {code: 'ENOENT'});
+    await assert.rejects(lstat(seeded), {code: 'ENOENT'});
+    assert.ok(await lstat(live), 'a folder of a live process is left alone');
+    await rm(live, {recursive: true, force: true});
     assert.ok((await fresh.list()).some(info => info.diffId === layer));
   });
 
