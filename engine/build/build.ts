@@ -107,7 +107,7 @@ interface DeclaredArg {
 interface StageState {
   config: ImageConfig;
   layers: Descriptor[];
-  /** The env steps see: the config's Env plus ARG values (ENV wins over ARG). */
+  /** The env steps see: the config's Env plus ARG values (a later ARG replaces an ENV of the same name here). */
   env: Map<string, string>;
   declaredArgs: DeclaredArg[];
   /** CMD was set in this stage (ENTRYPOINT then keeps it). */
@@ -443,8 +443,9 @@ class Builder {
           else if (declared.value !== undefined) {
             value = expandInstruction({...instruction, args: [declared]}, state.env, {file: this.dockerfileName}).args[0].value;
           } else if (this.globalArgs.has(declared.key)) value = this.globalArgs.get(declared.key);
-          const envKeys = envToMap(container.Env);
-          if (value !== undefined && !envKeys.has(declared.key)) state.env.set(declared.key, value);
+          // As BuildKit does (checked against docker build): the value joins the environment of later steps even
+          // when an ENV of the same name exists; the image config keeps the ENV value.
+          if (value !== undefined) state.env.set(declared.key, value);
           state.declaredArgs.push({name: declared.key, value});
           parts.push(value === undefined ? declared.key : `${declared.key}=${value}`);
         }

@@ -13,8 +13,9 @@
  *   inside the image root.
  * - Owner: 0:0 for context files, the source's owner for `--from`, the --chown owner when given. `--chmod`
  *   (octal) sets the mode of every copied entry.
- * - ADD extracts a local tar (plain, gzip, bzip2, xz; detected by content) into the destination directory,
- *   and fetches http(s) URLs to a 0600 file that is not extracted.
+ * - ADD extracts a local tar (plain, gzip, bzip2, xz; detected by content) into the destination directory
+ *   (members keep the archive's owners and modes; --chown only owns the folders it creates), and fetches
+ *   http(s) URLs to a 0600 file that is not extracted.
  * - The checksum covers each copied source's relative path, type, mode and content (or link target) and where
  *   it lands; never its mtime, and never the owner of context files.
  */
@@ -444,8 +445,10 @@ async function extractArchive(path: string, destDir: string, builder: EntryBuild
   await readLayerMembers(input, async (member, body) => {
     if (member.path === '') return;
     const target = joinRel(destDir, member.path);
-    const owner = request.owner ?? {uid: member.uid, gid: member.gid};
-    const mode = request.chmod ?? member.mode;
+    // Extracted members keep the archive's owners and modes: --chown/--chmod apply to copied files only
+    // (checked against docker build: ADD --chown=app x.tar.gz leaves the members 0:0).
+    const owner = {uid: member.uid, gid: member.gid};
+    const mode = member.mode;
     if (member.type === 'file') {
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(chunk as Buffer);
