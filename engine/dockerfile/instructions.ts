@@ -416,11 +416,6 @@ function withForm<T extends object>(target: T, form: CommandForm): T & CommandFo
   return out as T & CommandForm;
 }
 
-/** A warning sink for one node; a bound function rather than a closure per instruction. */
-function warnFor(node: InstructionNode, warnings: DockerfileWarning[]): (rule: string, message: string) => void {
-  return pushWarning.bind(undefined, node, warnings);
-}
-
 function pushWarning(node: InstructionNode, warnings: DockerfileWarning[], rule: string, message: string): void {
   warnings.push({rule, message, line: node.startLine, endLine: node.endLine});
 }
@@ -452,10 +447,9 @@ function keyValues(node: InstructionNode, keyword: string): {pairs: KeyValue[]; 
 const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 
 function parseInstruction(node: InstructionNode, context: Context, warnings: DockerfileWarning[]): Instruction {
-  const warn = warnFor(node, warnings);
   const upper = node.keyword.toUpperCase();
   if (node.keyword !== upper && node.keyword !== node.name) {
-    warn('ConsistentInstructionCasing', `instruction ${node.keyword} should be written all upper case (${node.keyword.toUpperCase()})`);
+    pushWarning(node, warnings, 'ConsistentInstructionCasing', `instruction ${node.keyword} should be written all upper case (${node.keyword.toUpperCase()})`);
   }
   switch (node.name) {
     case 'from': {
@@ -467,12 +461,12 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
         if (!STAGE_NAME.test(as)) {
           throw new InstructionError(`invalid name for build stage: "${args[2]}", name can't start with a number or contain symbols`);
         }
-        if (args[2] !== as) warn('StageNameCasing', `stage name '${args[2]}' should be lowercase`);
+        if (args[2] !== as) pushWarning(node, warnings, 'StageNameCasing', `stage name '${args[2]}' should be lowercase`);
         const fromUpper = node.keyword === node.keyword.toUpperCase();
         if (fromUpper !== (args[1] === args[1].toUpperCase())) {
-          warn('FromAsCasing', `'${args[1]}' and '${node.keyword}' keywords' casing do not match`);
+          pushWarning(node, warnings, 'FromAsCasing', `'${args[1]}' and '${node.keyword}' keywords' casing do not match`);
         }
-        if (as === 'scratch' || as === 'context') warn('ReservedStageName', `'${as}' is reserved and should not be used as a stage name`);
+        if (as === 'scratch' || as === 'context') pushWarning(node, warnings, 'ReservedStageName', `'${as}' is reserved and should not be used as a stage name`);
       } else if (args.length !== 1) {
         throw new InstructionError('FROM requires either one or three arguments', 'write FROM <image> [AS <name>]');
       }
@@ -555,7 +549,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       const {pairs, legacyFormat} = keyValues(node, node.name.toUpperCase());
       if (legacyFormat) {
         const keyword = node.name.toUpperCase();
-        warn('LegacyKeyValueFormat', `"${keyword} key=value" should be used instead of legacy "${keyword} key value" format`);
+        pushWarning(node, warnings, 'LegacyKeyValueFormat', `"${keyword} key=value" should be used instead of legacy "${keyword} key value" format`);
       }
       return node.name === 'env' ? withBase(node, context, {kind: 'env', pairs, legacyFormat}) : withBase(node, context, {kind: 'label', pairs, legacyFormat});
     }
@@ -592,7 +586,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       return withBase(node, context, {kind: 'stopsignal', signal: exactlyOne(node, 'STOPSIGNAL')});
     case 'maintainer':
       new Flags(node.flags, NO_FLAGS);
-      warn('MaintainerDeprecated', 'MAINTAINER instruction is deprecated in favor of using LABEL');
+      pushWarning(node, warnings, 'MaintainerDeprecated', 'MAINTAINER instruction is deprecated in favor of using LABEL');
       return withBase(node, context, {kind: 'maintainer', maintainer: exactlyOne(node, 'MAINTAINER')});
     case 'cmd':
     case 'entrypoint': {
@@ -600,9 +594,9 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       const form = commandForm(node);
       const keyword = node.name.toUpperCase();
       if (form.form === 'shell' && form.command.trimStart().startsWith('[')) {
-        warn('JSONArgsInvalid', `${keyword} looks like a JSON array but is not valid JSON, so it runs as a shell command; use double quotes in ["executable", "arg"]`);
+        pushWarning(node, warnings, 'JSONArgsInvalid', `${keyword} looks like a JSON array but is not valid JSON, so it runs as a shell command; use double quotes in ["executable", "arg"]`);
       } else if (form.form === 'shell' && form.command !== '') {
-        warn('JSONArgsRecommended', `JSON arguments recommended for ${keyword} to prevent unintended behavior related to OS signals`);
+        pushWarning(node, warnings, 'JSONArgsRecommended', `JSON arguments recommended for ${keyword} to prevent unintended behavior related to OS signals`);
       }
       return node.name === 'cmd' ? withForm(withBase(node, context, {kind: 'cmd'}), form) : withForm(withBase(node, context, {kind: 'entrypoint'}), form);
     }

@@ -131,6 +131,7 @@ class LineError extends Error {}
 export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
   const file = options.file ?? 'Dockerfile';
   const lines = splitLines(text);
+  const lineEnd = (index: number): string => (index < lines.length - 1 || text.endsWith('\n') ? '\n' : '');
   const directives = new DirectiveReader();
   const children: InstructionNode[] = [];
   const warnings: ParseWarning[] = [];
@@ -220,7 +221,7 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
             terminated = true;
             break;
           }
-          content += bodyLine;
+          content += bodyLine + lineEnd(index - 1);
         }
         if (!terminated) fail(`unterminated heredoc ${heredoc.name}`, startLine, index);
         bodies.push({name: heredoc.name, fileDescriptor: heredoc.fileDescriptor, expand: heredoc.expand, chomp: heredoc.chomp, content});
@@ -232,7 +233,7 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
 
     node.startLine = startLine;
     node.endLine = endLine;
-    node.sourceText = endLine - firstIndex === 1 ? lines[firstIndex] : lines.slice(firstIndex, endLine).join('');
+    node.sourceText = (endLine - firstIndex === 1 ? lines[firstIndex] : lines.slice(firstIndex, endLine).join('\n')) + lineEnd(endLine - 1);
     if (node.child) {
       node.child.startLine = startLine;
       node.child.endLine = endLine;
@@ -249,24 +250,19 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
 
 type MutableNode = {-readonly [K in Exclude<keyof InstructionNode, 'child'>]: InstructionNode[K]} & {child?: MutableNode};
 
-/** Split keeping line ends, like a scanner that preserves them (heredoc bodies need them). */
+/** Split at `\n` (line ends are added back for heredoc bodies and source text, which keep them). */
 function splitLines(text: string): string[] {
-  const lines: string[] = [];
-  let start = 0;
-  for (;;) {
-    const end = text.indexOf('\n', start);
-    if (end < 0) break;
-    lines.push(text.slice(start, end + 1));
-    start = end + 1;
-  }
-  if (start < text.length) lines.push(text.slice(start));
+  const lines = text.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   return lines;
 }
 
+/** Drop trailing `\r`s (a `\n` never remains: lines are split on it). */
 function trimNewline(line: string): string {
+  if (line.length === 0 || line.charCodeAt(line.length - 1) !== 0x0d) return line;
   let end = line.length;
-  while (end > 0 && (line[end - 1] === '\n' || line[end - 1] === '\r')) end--;
-  return end === line.length ? line : line.slice(0, end);
+  while (end > 0 && line[end - 1] === '\r') end--;
+  return line.slice(0, end);
 }
 
 function trimLeadingSpace(line: string): string {
@@ -369,6 +365,19 @@ function extractFlags(line: string): [string, string[]] {
     while (pos < line.length && isSpaceChar(line[pos])) pos++;
     if (pos >= line.length) break;
     if (line[pos] !== '-' || line[pos + 1] !== '-') return [line.slice(pos), words];
+    // fast path: a flag without quotes or escapes is just the text up to the next space
+    let end = pos;
+    while (end < line.length && !isSpaceChar(line[end]) && line[end] !== '"' && line[end] !== "'" && line[end] !== '\\') end++;
+    if (end === line.length || isSpaceChar(line[end])) {
+      const plain = line.slice(pos, end);
+      pos = end;
+      if (plain === '--') {
+        if (pos < line.length) return [line.slice(pos), words];
+        continue;
+      }
+      words.push(plain);
+      continue;
+    }
     let word = '';
     let quote = '';
     let blankOk = false;
@@ -480,54 +489,42 @@ function parseHealthConfig(rest: string, escape: string): ParsedArgs {
  * the escape token keeps the next character in the word, even a quote; inside single quotes it is literal.
  */
 export function parseWords(rest: string, escape: string): string[] {
+  // Words keep their quotes and escapes, so each one is a slice of `rest`; only an escape token at the very
+  // end is dropped. Code units are enough: quotes, escapes and ASCII spaces never occur inside surrogate pairs.
   const words: string[] = [];
-  // code units are enough: quotes, escape tokens and ASCII spaces never occur inside a surrogate pair
-  const chars = rest;
-  let word = '';
-  let inWord = false;
+  const length = rest.length;
+  let start = -1;
+  let end = length;
   let quote = '';
   let blankOk = false;
-  for (let i = 0; i < chars.length; i++) {
-    let ch = chars[i];
-    if (!inWord) {
+  for (let i = 0; i < length; i++) {
+    const ch = rest[i];
+    if (start < 0) {
       if (isSpaceChar(ch)) continue;
-      inWord = true;
+      start = i;
     }
     if (!quote) {
       if (isSpaceChar(ch)) {
-        if (blankOk || word.length > 0) words.push(word);
-        word = '';
+        words.push(rest.slice(start, i));
+        start = -1;
         blankOk = false;
-        inWord = false;
-        continue;
-      }
-      if (ch === "'" || ch === '"') {
+      } else if (ch === "'" || ch === '"') {
         quote = ch;
         blankOk = true;
       } else if (ch === escape) {
-        if (i + 1 === chars.length) continue;
-        word += ch;
-        ch = chars[++i];
+        if (i + 1 === length) end = i;
+        else i++;
       }
-      word += ch;
       continue;
     }
     if (ch === quote) {
       quote = '';
-      word += ch;
-      continue;
+    } else if (ch === escape && quote !== "'") {
+      if (i + 1 === length) end = i;
+      else i++;
     }
-    if (ch === escape && quote !== "'") {
-      if (i + 1 === chars.length) {
-        quote = '';
-        continue;
-      }
-      word += ch;
-      ch = chars[++i];
-    }
-    word += ch;
   }
-  if (inWord && (blankOk || word.length > 0)) words.push(word);
+  if (start >= 0 && (blankOk || end > start)) words.push(rest.slice(start, end));
   return words;
 }
 
