@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
-import {stat} from 'node:fs/promises';
+import {open, stat} from 'node:fs/promises';
 import {Transform, type Writable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {createGzip} from 'node:zlib';
@@ -207,11 +207,56 @@ function validateEntry(entry: LayerEntry): void {
   }
 }
 
+// Small files are read whole, a few ahead of the packer, so that thousands of them (a COPY of a source tree)
+// do not each pay for a stream; at most READ_AHEAD files of at most SMALL_FILE bytes are held at once.
+const SMALL_FILE = 1 << 20;
+const READ_AHEAD = 16;
+
 async function feed(pack: tar.Pack, entries: LayerEntry[]): Promise<void> {
-  for (const entry of entries) {
-    await feedEntry(pack, entry);
+  const prefetched = new Map<number, Promise<Buffer>>();
+  let scheduled = 0;
+  for (let i = 0; i < entries.length; i++) {
+    for (; scheduled < entries.length && scheduled < i + READ_AHEAD; scheduled++) {
+      const entry = entries[scheduled];
+      if (isSmallSourceFile(entry)) {
+        const reading = readSmallFile(entry);
+        reading.catch(() => {}); // Reported when its turn comes.
+        prefetched.set(scheduled, reading);
+      }
+    }
+    const reading = prefetched.get(i);
+    prefetched.delete(i);
+    await feedEntry(pack, reading ? {...entries[i], sourcePath: undefined, content: await reading} : entries[i]);
   }
   pack.finalize();
+}
+
+function isSmallSourceFile(entry: LayerEntry): boolean {
+  return entry.type === 'file' && !entry.content && entry.sourcePath !== undefined && entry.size !== undefined && entry.size <= SMALL_FILE;
+}
+
+/** Reads exactly `entry.size` bytes; a file that changed size since it was listed is an error. */
+async function readSmallFile(entry: LayerEntry): Promise<Buffer> {
+  const handle = await open(entry.sourcePath!, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(entry.size!);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const {bytesRead} = await handle.read(buffer, filled, buffer.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    const {bytesRead: extra} = await handle.read(Buffer.alloc(1), 0, 1, filled);
+    if (filled !== buffer.length || extra !== 0) {
+      throw new StrataError('ERR_LAYER_SOURCE', `write layer: read ${entry.sourcePath}: file changed size while it was being read`);
+    }
+    return buffer;
+  } catch (error) {
+    if (error instanceof StrataError) throw error;
+    throw new StrataError('ERR_LAYER_SOURCE', `write layer: read ${entry.sourcePath}: ${describe(error)}`, {cause: error});
+  } finally {
+    await handle.close();
+  }
 }
 
 async function feedEntry(pack: tar.Pack, entry: LayerEntry): Promise<void> {
