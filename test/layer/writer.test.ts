@@ -177,6 +177,14 @@ describe('writeLayer', () => {
         writeLayer([{path: 'big', type: 'file', mode: 0o644, uid: 0, gid: 0, sourcePath: source, size: (3 << 20) + 10}], out.stream),
         /changed size/,
       );
+      const small = join(tmp, 'small');
+      await writeFile(small, 'twelve bytes');
+      for (const size of [11, 13]) {
+        await assert.rejects(
+          writeLayer([{path: 'small', type: 'file', mode: 0o644, uid: 0, gid: 0, sourcePath: small, size}], collector().stream),
+          /small: file changed size/,
+        );
+      }
     }));
 
   test('writeGzipLayer gives the diffID of the tar and the digest of the gzip blob', async () => {
