@@ -427,7 +427,13 @@ async function attempt(
   let ready = false;
   const held: Array<[string, OutputStream]> = [];
   const stderrText: string[] = [];
+  // util-linux 2.38's unshare cannot re-raise SIGKILL when its child dies of it: it says this and exits 1.
+  let killedBySigkill = false;
   const emit = (line: string, stream: OutputStream) => {
+    if (ready && stream === 'stderr' && /^unshare: sigprocmask unblock failed/.test(line)) {
+      killedBySigkill = true;
+      return;
+    }
     if (!ready) {
       held.push([line, stream]);
       return;
@@ -467,7 +473,8 @@ async function attempt(
     const setupLog = await readFile(join(filesDir, 'setup.log'), 'utf8').catch(() => '');
     throw classifySetupFailure(options, stderrText.join(''), setupLog);
   }
-  return {outcome: 'ran', exitCode: code ?? 128 + signalNumber(signal), stderr: ''};
+  const exitCode = killedBySigkill && code === 1 ? 128 + 9 : (code ?? 128 + signalNumber(signal));
+  return {outcome: 'ran', exitCode, stderr: ''};
 }
 
 /** Remove the scratch folder, including overlayfs' work/work, which the kernel leaves with mode 000. */

@@ -59,6 +59,27 @@ describe(`runIsolated as ${who}`, async () => {
     assert.deepEqual(stderr, ['boom']);
   });
 
+  test('a step killed by SIGKILL from outside (the OOM killer, say) exits 137 as docker reports', {skip}, async () => {
+    const marker = String(60000 + Math.floor(Math.random() * 9999));
+    const running = run({argv: ['/bin/sleep', marker]});
+    let killed = false;
+    for (let attempt = 0; attempt < 100 && !killed; attempt++) {
+      await new Promise(resolve => setTimeout(resolve, 50));
+      for (const pid of await readdir('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
+        const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (cmdline === `/bin/sleep\0${marker}\0`) {
+          process.kill(Number(pid), 'SIGKILL');
+          killed = true;
+        }
+      }
+    }
+    assert.ok(killed, 'found the step\'s process');
+    const {result, stderr} = await running;
+    assert.equal(result.exitCode, 137);
+    assert.deepEqual(stderr, [], 'no helper noise in the output');
+  });
+
   test('a missing executable fails with exit code 127 and says so', {skip}, async () => {
     const {result, stderr} = await run({argv: ['/no/such/program']});
     assert.ok(result.exitCode === 127 || result.exitCode === 126, `exit code ${result.exitCode}`);
