@@ -22,9 +22,9 @@
  * - Resolves after `signal` aborts: the watchers are closed and a running build is cancelled and awaited.
  *   Rejects only when watching cannot start (the context is not a folder).
  */
-import {stat} from 'node:fs/promises';
+import {realpath, stat} from 'node:fs/promises';
 import type {Stats} from 'node:fs';
-import {dirname, join, resolve, sep} from 'node:path';
+import {basename, dirname, join, resolve, sep} from 'node:path';
 import {watch as chokidarWatch, type FSWatcher} from 'chokidar';
 import type {BuildHooks, BuildOptions, BuildResult} from '../build/build.js';
 import type {StepRef} from '../build/events.js';
@@ -79,8 +79,23 @@ export class WatchContextError extends UserError {
 
 /** Watch `options.contextDir` and rebuild on every real change until `options.signal` aborts. */
 export async function watchBuild(options: WatchBuildOptions, onEvent: (event: WatchEvent) => void): Promise<void> {
-  const session = new WatchSession(options, onEvent);
+  // Real paths: chokidar reports them, and a context given through a symlink must still be walked.
+  const contextDir = resolve(options.contextDir);
+  let realContext: string;
+  try {
+    realContext = await realpath(contextDir);
+  } catch (error) {
+    throw new WatchContextError(`watch ${contextDir}: no such folder`, {cause: error, hint: 'give the build context folder as the last argument'});
+  }
+  const dockerfile = options.dockerfile === undefined ? undefined : await realParent(resolve(options.dockerfile));
+  const session = new WatchSession({...options, contextDir: realContext, dockerfile}, onEvent);
   await session.run();
+}
+
+/** The path with its folder's symlinks resolved (the file itself may be missing, or a symlink). */
+async function realParent(path: string): Promise<string> {
+  const folder = await realpath(dirname(path)).catch(() => dirname(path));
+  return join(folder, basename(path));
 }
 
 type FsEventName = 'add' | 'addDir' | 'change' | 'unlink' | 'unlinkDir';

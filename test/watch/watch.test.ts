@@ -1,6 +1,6 @@
 import {test, describe} from 'node:test';
 import assert from 'node:assert/strict';
-import {appendFile, chmod, mkdir, rename, rm, utimes, writeFile} from 'node:fs/promises';
+import {appendFile, chmod, mkdir, rename, rm, symlink, utimes, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {rerun, withWatchBench, type WatchBench} from './helpers.js';
 
@@ -274,6 +274,21 @@ describe('watch mode', () => {
       await bench.write('assets/logo.svg', '<svg id="3"/>\n');
       await bench.settle(400);
       assert.equal(bench.of('build-started', mark).length, 0);
+    });
+  });
+
+  test('a context given through a symlink is watched through to its files', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      const link = join(bench.dir, 'link');
+      await symlink(bench.context, link);
+      bench.start({debounceMs: 200, contextDir: link});
+      await bench.waitFor('rebuilt');
+      assert.equal(bench.of('watching')[0].files, 6);
+      const mark = bench.events.length;
+      await bench.write('src/util.js', 'export const x = 7\n');
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.deepEqual(rebuilt.changedPaths, ['src/util.js']);
     });
   });
 
