@@ -382,10 +382,26 @@ class Flags {
   bool(name: string): boolean | undefined {
     return this.values?.get(name) as boolean | undefined;
   }
-  strings(name: string): string[] {
-    return (this.values?.get(name) as string[] | undefined) ?? [];
+  strings(name: string): readonly string[] {
+    return (this.values?.get(name) as string[] | undefined) ?? NO_STRINGS;
   }
 }
+
+/** Upper-case keyword by lower-case name, without allocating a string per instruction. */
+const KEYWORD_OF: Readonly<Record<string, string>> = Object.fromEntries(
+  ['FROM', 'RUN', 'COPY', 'ADD', 'ENV', 'ARG', 'LABEL', 'EXPOSE', 'VOLUME', 'USER', 'WORKDIR', 'CMD', 'ENTRYPOINT', 'SHELL', 'HEALTHCHECK', 'STOPSIGNAL', 'ONBUILD', 'MAINTAINER'].map(k => [k.toLowerCase(), k]),
+);
+
+function isUpperCase(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x61 && code <= 0x7a) return false;
+  }
+  return true;
+}
+
+const NO_STRINGS: readonly string[] = Object.freeze([]);
+const NO_MOUNTS: readonly RunMount[] = Object.freeze([]);
 
 const NO_FLAGS: Readonly<Record<string, FlagType>> = {};
 const FROM_FLAGS: Readonly<Record<string, FlagType>> = {platform: 'string'};
@@ -447,8 +463,7 @@ function keyValues(node: InstructionNode, keyword: string): {pairs: KeyValue[]; 
 const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 
 function parseInstruction(node: InstructionNode, context: Context, warnings: DockerfileWarning[]): Instruction {
-  const upper = node.keyword.toUpperCase();
-  if (node.keyword !== upper && node.keyword !== node.name) {
+  if (node.keyword !== node.name && !isUpperCase(node.keyword)) {
     pushWarning(node, warnings, 'ConsistentInstructionCasing', `instruction ${node.keyword} should be written all upper case (${node.keyword.toUpperCase()})`);
   }
   switch (node.name) {
@@ -485,7 +500,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       }
       return withForm(withBase(node, context, {
         kind: 'run',
-        mounts: flags.strings('mount').map(parseMount),
+        mounts: flags.strings('mount').length > 0 ? flags.strings('mount').map(parseMount) : NO_MOUNTS,
         network: network as RunInstruction['network'],
         security: security as RunInstruction['security'],
         heredocs: node.heredocs,
@@ -493,7 +508,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
     }
     case 'copy':
     case 'add': {
-      const keyword = node.name.toUpperCase();
+      const keyword = KEYWORD_OF[node.name];
       if (node.args.length < 2) {
         throw new InstructionError(`${keyword} requires at least two arguments`, `write ${keyword} <source>... <destination>`);
       }
@@ -546,7 +561,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
     case 'env':
     case 'label': {
       new Flags(node.flags, NO_FLAGS);
-      const {pairs, legacyFormat} = keyValues(node, node.name.toUpperCase());
+      const {pairs, legacyFormat} = keyValues(node, KEYWORD_OF[node.name]);
       if (legacyFormat) {
         const keyword = node.name.toUpperCase();
         pushWarning(node, warnings, 'LegacyKeyValueFormat', `"${keyword} key=value" should be used instead of legacy "${keyword} key value" format`);
@@ -592,7 +607,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
     case 'entrypoint': {
       new Flags(node.flags, NO_FLAGS);
       const form = commandForm(node);
-      const keyword = node.name.toUpperCase();
+      const keyword = KEYWORD_OF[node.name];
       if (form.form === 'shell' && form.command.trimStart().startsWith('[')) {
         pushWarning(node, warnings, 'JSONArgsInvalid', `${keyword} looks like a JSON array but is not valid JSON, so it runs as a shell command; use double quotes in ["executable", "arg"]`);
       } else if (form.form === 'shell' && form.command !== '') {
