@@ -24,7 +24,7 @@ import type {
   RemoveResult,
   WasteReport,
 } from './engine.js';
-import {familiarRepository, historyWithLayers, MediaType, parseReference, type Descriptor, type ImageConfig} from './image/index.js';
+import {chainIds, familiarRepository, historyWithLayers, MediaType, parseReference, type Descriptor, type ImageConfig} from './image/index.js';
 import {
   computeWaste,
   deserializeIndex,
@@ -35,6 +35,7 @@ import {
   type LayerIndex,
 } from './layer/index.js';
 import {resolveStoreRoot, Store, type StoredImage} from './store/index.js';
+import {Snapshots} from './snapshot/index.js';
 import type {BuildHooks, BuildOptions, BuildResult} from './build/build.js';
 import {cacheRoots, pruneCache, type PruneResult as CachePruneResult} from './build/cache.js';
 
@@ -317,6 +318,7 @@ export class Engine {
     return {untagged, deleted, reclaimedBytes: gc.reclaimedBytes};
   }
 
+  /** Deletes blobs nothing references (the build cache's layers count as referenced). */
   private async collectGarbage() {
     const keep: string[] = [];
     for (const provider of this.gcKeepers) keep.push(...(await provider()));
@@ -333,10 +335,14 @@ export class Engine {
   }
 
   /** `strata builder prune`: forget every cache record, then let gc reclaim the layers no image uses. */
-  async pruneBuildCache(): Promise<CachePruneResult & {reclaimedBytes: number}> {
+  async pruneBuildCache(): Promise<CachePruneResult & {reclaimedBytes: number; snapshots: number}> {
     const pruned = await pruneCache(this.root);
     const gc = await this.collectGarbage();
-    return {...pruned, reclaimedBytes: gc.reclaimedBytes};
+    // Extracted snapshots are the build's working copies: they go with the cache, except those of images that
+    // still exist. (Not done on rmi: a build in another process may be running on one.)
+    const chains = new Set((await this.store.listImages()).flatMap(image => chainIds(image.config.rootfs.diff_ids)));
+    const snapshots = await new Snapshots(this.store).prune(chains);
+    return {...pruned, reclaimedBytes: gc.reclaimedBytes, snapshots: snapshots.length};
   }
 
   // ---- import --------------------------------------------------------------------------------------
