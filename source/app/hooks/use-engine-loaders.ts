@@ -56,7 +56,8 @@ export function useEngineLoaders(
     if (!imageId || !detailLoading) return;
     let cancelled = false;
     const timer = setTimeout(() => {
-      Promise.all([engine.history(imageId), engine.layers(imageId)]).then(
+      // History has every step with its layer; the layer list is only needed for images without history.
+      engine.history(imageId).then(async history => [history, history.length > 0 ? [] : await engine.layers(imageId)] as const).then(
         ([history, layers]) => {
           if (!cancelled) dispatch({type: 'detail-loaded', imageId, history, layers});
         },
