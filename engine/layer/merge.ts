@@ -22,17 +22,43 @@ export interface ApplyObserver {
 export class MergedTree {
   readonly root: TreeNodeState = {name: '', layer: -1, children: new Map()};
 
+  // Records arrive grouped by folder, so the last folder looked up is usually the next one wanted. Any
+  // removal drops the cache, since it may have detached the cached folder.
+  private cachedPath: string | undefined;
+  private cachedFolder: TreeNodeState | undefined;
+
   get(path: string): TreeNodeState | undefined {
     if (path === '') return this.root;
-    let node: TreeNodeState | undefined = this.root;
+    const slash = path.lastIndexOf('/');
+    const folder = slash === -1 ? this.root : this.folder(path.slice(0, slash), false);
+    return folder?.children?.get(slash === -1 ? path : path.slice(slash + 1));
+  }
+
+  /** The folder node at `path`; with `create`, missing folders are implied and non-folders on the way replaced. */
+  private folder(path: string, create: false): TreeNodeState | undefined;
+  private folder(path: string, create: true, layer: number, observer: ApplyObserver): TreeNodeState;
+  private folder(path: string, create: boolean, layer = -1, observer: ApplyObserver = {}): TreeNodeState | undefined {
+    if (path === '') return this.root;
+    if (path === this.cachedPath) return this.cachedFolder;
+    let node = this.root;
     let start = 0;
     for (;;) {
       const slash = path.indexOf('/', start);
       const part = slash === -1 ? path.slice(start) : path.slice(start, slash);
-      node = node.children?.get(part);
-      if (!node || slash === -1) return node;
+      let next = node.children!.get(part);
+      if (!next?.children) {
+        if (!create) return undefined;
+        if (next) this.hideSubtree(slash === -1 ? path : path.slice(0, slash), next, layer, observer);
+        next = {name: part, layer: -1, children: new Map()};
+        node.children!.set(part, next);
+      }
+      node = next;
+      if (slash === -1) break;
       start = slash + 1;
     }
+    this.cachedPath = path;
+    this.cachedFolder = node;
+    return node;
   }
 
   /**
@@ -41,6 +67,7 @@ export class MergedTree {
    * folders. A record under a non-folder replaces that non-folder with an implied folder.
    */
   apply(index: LayerIndex, layer: number, observer: ApplyObserver = {}): void {
+    this.cachedPath = undefined;
     for (const folder of index.opaques) {
       const node = this.get(folder);
       if (!node?.children) continue;
@@ -54,28 +81,16 @@ export class MergedTree {
       if (!node) continue;
       this.hideSubtree(path, node, layer, observer);
       parent!.children!.delete(name);
+      this.cachedPath = undefined;
     }
     for (const record of index.files) this.put(record, layer, observer);
   }
 
   private put(record: FileRecord, layer: number, observer: ApplyObserver): void {
     const path = record.path;
-    let parent = this.root;
-    let start = 0;
-    for (;;) {
-      const slash = path.indexOf('/', start);
-      if (slash === -1) break;
-      const part = path.slice(start, slash);
-      let next = parent.children!.get(part);
-      if (!next || !next.children) {
-        if (next) this.hideSubtree(path.slice(0, slash), next, layer, observer);
-        next = {name: part, layer: -1, children: new Map()};
-        parent.children!.set(part, next);
-      }
-      parent = next;
-      start = slash + 1;
-    }
-    const name = path.slice(start);
+    const slash = path.lastIndexOf('/');
+    const parent = slash === -1 ? this.root : this.folder(path.slice(0, slash), true, layer, observer);
+    const name = slash === -1 ? path : path.slice(slash + 1);
     const existing = parent.children!.get(name);
     const isFolder = record.type === 'dir';
     if (existing?.children && isFolder) {
@@ -89,6 +104,7 @@ export class MergedTree {
   }
 
   private hideSubtree(path: string, node: TreeNodeState, layer: number, observer: ApplyObserver): void {
+    this.cachedPath = undefined;
     if (!observer.hidden) return;
     if (node.record) observer.hidden(path, node, layer);
     if (node.children) {

@@ -32,90 +32,123 @@ export function layerTree(indexes: LayerIndex[], layerNumber: number, options: {
   if (layerNumber < 0 || layerNumber >= indexes.length) throw new RangeError(`layer ${layerNumber} out of range`);
   const tree = mergedTree(indexes.slice(0, layerNumber));
   const {statuses, removed, existedBelow} = classifyLayer(tree, indexes[layerNumber], layerNumber);
-  const root: Draft = {name: '', path: '', type: 'dir', status: undefined, children: new Map()};
-  if (options.aggregate) copyMerged(tree.root, root, statuses);
-  else for (const record of indexes[layerNumber].files) insert(root, record, statuses.get(record.path) ?? 'unchanged');
-  for (const path of [...removed.keys()].sort(compareNames)) insert(root, removed.get(path)!, 'removed');
-  return finish(root, existedBelow, options.aggregate);
+  const builder = new TreeBuilder();
+  const root = builder.root;
+  if (options.aggregate) builder.copyMerged(tree.root, root, statuses);
+  else for (const record of indexes[layerNumber].files) builder.insert(record, statuses.get(record.path) ?? 'unchanged');
+  for (const path of [...removed.keys()].sort(compareNames)) builder.insert(removed.get(path)!, 'removed');
+  builder.finish(root, existedBelow, options.aggregate);
+  return root;
 }
 
-interface Draft {
-  name: string;
-  path: string;
-  type: LayerEntryType;
-  /** Own status; undefined for implied folders until `finish` decides. */
-  status: ChangeStatus | undefined;
-  record?: FileRecord;
-  children?: Map<string, Draft>;
-}
+/**
+ * Builds TreeNodes in place (no intermediate copies: this runs over 100,000-file layers on every layer step).
+ * Folders get a name -> child map only when something is inserted into them, and are sorted at the end only
+ * if an insertion may have broken their order.
+ */
+class TreeBuilder {
+  readonly root: TreeNode = {name: '', path: '', type: 'dir', size: 0, status: 'unchanged', children: []};
+  private readonly lookup = new Map<TreeNode, Map<string, TreeNode>>();
+  private readonly unsorted = new Set<TreeNode>();
+  /** Folders with no record of their own (implied by children); their status is decided in `finish`. */
+  private readonly implied = new Set<TreeNode>([this.root]);
 
-function copyMerged(source: TreeNodeState, target: Draft, statuses: Map<string, ChangeStatus>): void {
-  for (const [name, child] of source.children ?? []) {
-    const path = target.path === '' ? name : `${target.path}/${name}`;
-    const draft: Draft = {
-      name,
-      path,
-      type: child.record?.type ?? 'dir',
-      status: child.record ? (statuses.get(path) ?? 'unchanged') : undefined,
-      record: child.record,
-    };
-    if (child.children) {
-      draft.children = new Map();
-      copyMerged(child, draft, statuses);
+  /** Copies the merged tree; children come out sorted, so no later sort is needed unless something is inserted. */
+  copyMerged(source: TreeNodeState, target: TreeNode, statuses: Map<string, ChangeStatus>): void {
+    const children = source.children!;
+    const names = [...children.keys()].sort(compareNames);
+    const out = target.children!;
+    for (const name of names) {
+      const child = children.get(name)!;
+      const path = target.path === '' ? name : `${target.path}/${name}`;
+      const node: TreeNode = {
+        name,
+        path,
+        type: child.record?.type ?? 'dir',
+        size: 0,
+        status: child.record ? (statuses.get(path) ?? 'unchanged') : 'unchanged',
+      };
+      if (child.record) node.record = child.record;
+      else this.implied.add(node);
+      if (child.children) {
+        node.children = [];
+        this.copyMerged(child, node, statuses);
+      }
+      out.push(node);
     }
-    target.children!.set(name, draft);
   }
-}
 
-function insert(root: Draft, record: FileRecord, status: ChangeStatus): void {
-  let parent = root;
-  const parts = record.path.split('/');
-  for (let i = 0; i < parts.length - 1; i++) {
-    let next = parent.children!.get(parts[i]);
-    if (!next) {
-      const path = parent.path === '' ? parts[i] : `${parent.path}/${parts[i]}`;
-      // A folder met only on the way to a removed path was itself removed (it is gone from the merged tree).
-      next = {name: parts[i], path, type: 'dir', status: status === 'removed' ? 'removed' : undefined, children: new Map()};
-      parent.children!.set(parts[i], next);
+  insert(record: FileRecord, status: ChangeStatus): void {
+    let parent = this.root;
+    const parts = record.path.split('/');
+    for (let i = 0; i < parts.length - 1; i++) {
+      let next = this.child(parent, parts[i]);
+      if (!next) {
+        // A folder met only on the way to a removed path was itself removed (it is gone from the merged tree).
+        next = {name: parts[i], path: parent.path === '' ? parts[i] : `${parent.path}/${parts[i]}`, type: 'dir', size: 0, status: 'removed', children: []};
+        if (status !== 'removed') this.implied.add(next);
+        this.add(parent, next);
+      }
+      next.children ??= [];
+      parent = next;
     }
-    next.children ??= new Map();
-    parent = next;
+    const name = parts[parts.length - 1];
+    const existing = this.child(parent, name);
+    // A removed record never displaces what this layer put at the same path.
+    if (existing && status === 'removed') return;
+    const node: TreeNode = {name, path: record.path, type: record.type, size: 0, status, record};
+    if (record.type === 'dir') node.children = existing?.children ?? [];
+    if (existing) {
+      this.implied.delete(existing);
+      const siblings = parent.children!;
+      siblings[siblings.indexOf(existing)] = node;
+      this.lookup.get(parent)!.set(name, node);
+      const grandchildren = this.lookup.get(existing);
+      if (grandchildren) this.lookup.set(node, grandchildren);
+      if (this.unsorted.has(existing)) this.unsorted.add(node);
+    } else this.add(parent, node);
   }
-  const name = parts[parts.length - 1];
-  const existing = parent.children!.get(name);
-  // A removed record never displaces what this layer put at the same path.
-  if (existing && status === 'removed') return;
-  parent.children!.set(name, {
-    name,
-    path: record.path,
-    type: record.type,
-    status,
-    record,
-    children: record.type === 'dir' ? (existing?.children ?? new Map()) : undefined,
-  });
-}
 
-function finish(draft: Draft, existedBelow: (path: string) => boolean, aggregate: boolean): TreeNode {
-  const node: TreeNode = {name: draft.name, path: draft.path, type: draft.type, size: 0, status: draft.status ?? 'unchanged'};
-  if (draft.record) node.record = draft.record;
-  if (!draft.children) {
-    node.size = draft.record?.type === 'file' ? draft.record.size : 0;
-    return node;
+  private child(parent: TreeNode, name: string): TreeNode | undefined {
+    let names = this.lookup.get(parent);
+    if (!names) {
+      names = new Map(parent.children!.map(child => [child.name, child]));
+      this.lookup.set(parent, names);
+    }
+    return names.get(name);
   }
-  const names = [...draft.children.keys()].sort(compareNames);
-  const children = names.map(name => finish(draft.children!.get(name)!, existedBelow, aggregate));
-  let changedBelow = false;
-  let size = 0;
-  for (const child of children) {
-    if (child.status !== 'unchanged') changedBelow = true;
-    if (draft.status === 'removed' || child.status !== 'removed') size += child.size;
+
+  private add(parent: TreeNode, node: TreeNode): void {
+    const siblings = parent.children!;
+    if (siblings.length > 0 && compareNames(siblings[siblings.length - 1].name, node.name) > 0) this.unsorted.add(parent);
+    siblings.push(node);
+    this.lookup.get(parent)!.set(node.name, node);
   }
-  node.children = children;
-  node.size = size;
-  if (draft.status === undefined && draft.path !== '') {
-    // An implied folder: new if nothing was there below (only knowable for folders this layer writes into).
-    const isNew = !aggregate ? !existedBelow(draft.path) : false;
-    node.status = isNew ? 'added' : changedBelow ? 'modified' : 'unchanged';
-  } else if (node.status === 'unchanged' && changedBelow) node.status = 'modified';
-  return node;
+
+  /** Sizes and folder statuses, bottom-up. */
+  finish(node: TreeNode, existedBelow: (path: string) => boolean, aggregate: boolean): void {
+    const children = node.children;
+    if (!children) {
+      node.size = node.record?.type === 'file' ? node.record.size : 0;
+      return;
+    }
+    if (this.unsorted.has(node)) children.sort((a, b) => compareNames(a.name, b.name));
+    let changedBelow = false;
+    let size = 0;
+    const removedFolder = node.status === 'removed' && !this.implied.has(node);
+    for (const child of children) {
+      this.finish(child, existedBelow, aggregate);
+      if (child.status !== 'unchanged') changedBelow = true;
+      if (removedFolder || child.status !== 'removed') size += child.size;
+    }
+    node.size = size;
+    if (this.implied.has(node)) {
+      if (node.path === '') node.status = 'unchanged';
+      else {
+        // An implied folder: new if nothing was there below (knowable for folders this layer writes into).
+        const isNew = !aggregate && !existedBelow(node.path);
+        node.status = isNew ? 'added' : changedBelow ? 'modified' : 'unchanged';
+      }
+    } else if (node.status === 'unchanged' && changedBelow) node.status = 'modified';
+  }
 }
