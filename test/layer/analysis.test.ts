@@ -137,6 +137,25 @@ describe('layerTree', () => {
     assert.equal(tree.size, 0, 'removed bytes do not count towards what the layer holds');
   });
 
+  test('a path whited out and written again shows once, as modified, and children come sorted', async () => {
+    const base = await layer(dir('d'), file('d/x', 'old'), file('d/y', 'y'));
+    const top: LayerIndex = {
+      tarSize: 0,
+      whiteouts: ['d/x'],
+      opaques: [],
+      // Out of order on purpose, as a foreign tar may be.
+      files: [
+        {path: 'd/z', type: 'file', size: 1, mode: 0o644, uid: 0, gid: 0},
+        {path: 'd/x', type: 'file', size: 3, mode: 0o644, uid: 0, gid: 0, digest: 'sha256:new'},
+        {path: 'd/a', type: 'file', size: 1, mode: 0o644, uid: 0, gid: 0},
+      ],
+    };
+    const own = layerTree([base, top], 1, {aggregate: false});
+    assert.deepEqual(statuses(own), {d: 'modified 5', 'd/a': 'added 1', 'd/x': 'modified 3', 'd/z': 'added 1'});
+    const all = layerTree([base, top], 1, {aggregate: true});
+    assert.deepEqual(all.children![0].children!.map(child => `${child.name} ${child.status}`), ['a added', 'x modified', 'y unchanged', 'z added']);
+  });
+
   test('a 100,000-file layer gives its tree quickly', async () => {
     const files: FileRecord[] = [];
     for (let d = 0; d < 1000; d++) {
