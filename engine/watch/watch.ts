@@ -26,56 +26,18 @@ import {realpath, stat} from 'node:fs/promises';
 import type {Stats} from 'node:fs';
 import {basename, dirname, join, resolve, sep} from 'node:path';
 import {watch as chokidarWatch, type FSWatcher} from 'chokidar';
-import type {BuildHooks, BuildOptions, BuildResult} from '../build/build.js';
+import type {BuildHooks, BuildResult} from '../build/build.js';
 import type {StepRef} from '../build/events.js';
 import type {Store} from '../store/store.js';
-import {UserError} from '../errors.js';
+import {WatchContextError} from './errors.js';
+import {defaultDebounceMs, type WatchBuildOptions} from './options.js';
 import type {WatchEvent} from './events.js';
 import {fingerprintOf, forEachLimited, sameContent, type Fingerprint} from './fingerprint.js';
 import {WatchRules} from './rules.js';
 
-/** What watch mode needs from the engine: its store and its build verb. `Engine` fits. */
-export interface WatchEngine {
-  readonly store: Store;
-  build(options: Omit<BuildOptions, 'store' | 'root'>, hooks?: BuildHooks): Promise<BuildResult>;
-}
-
-export interface WatchBuildOptions {
-  /** The engine to build with; or give `store` and the builder is used directly. */
-  readonly engine?: WatchEngine;
-  readonly store?: Store;
-  readonly contextDir: string;
-  /** Dockerfile path (default `<context>/Dockerfile`); may be outside the context. */
-  readonly dockerfile?: string;
-  readonly tags?: readonly string[];
-  readonly buildArgs?: Readonly<Record<string, string>>;
-  readonly target?: string;
-  /** The first build ignores the cache; rebuilds use it. */
-  readonly noCache?: boolean;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly network?: 'host' | 'none';
-  /**
-   * Remove the image a rebuild replaced when no tag names it any more and no image builds on it, as
-   * `docker compose watch --prune` does (default true). Its layers stay while the build cache uses them.
-   */
-  readonly prune?: boolean;
-  /** Quiet period that ends a burst of events (default 100 ms; docker compose waits 500 ms). */
-  readonly debounceMs?: number;
-  /** Longest a burst of continuous events may delay a build (default max(1 s, 10 x debounce)). */
-  readonly maxWaitMs?: number;
-  readonly signal?: AbortSignal;
-  /** Milliseconds clock for latencies; default Date.now. */
-  readonly clock?: () => number;
-}
-
-export const defaultDebounceMs = 100;
-
-/** Watching could not start. */
-export class WatchContextError extends UserError {
-  constructor(message: string, options?: {cause?: unknown; hint?: string}) {
-    super('ERR_WATCH_CONTEXT', message, options);
-  }
-}
+export type {WatchBuildOptions, WatchEngine} from './options.js';
+export {defaultDebounceMs} from './options.js';
+export {WatchContextError} from './errors.js';
 
 /** Watch `options.contextDir` and rebuild on every real change until `options.signal` aborts. */
 export async function watchBuild(options: WatchBuildOptions, onEvent: (event: WatchEvent) => void): Promise<void> {
