@@ -1,41 +1,13 @@
 import type {Command} from 'commander';
-import * as engine from '../../engine/index.js';
+import {checkDockerfile, formatDockerfileExcerpt, type DockerfileCheckResult} from '../../engine/index.js';
 
-/** What one finding looks like to this command (engine/dockerfile/check.ts DockerfileCheckResult). */
-interface CheckFinding {
-  readonly line: number;
-  readonly endLine: number;
-}
-interface CheckError extends CheckFinding {
-  readonly detail: string;
-  readonly hint?: string;
-}
-interface CheckWarning extends CheckFinding {
-  readonly rule: string;
-  readonly message: string;
-}
-interface CheckResult {
-  readonly path: string;
-  readonly text: string;
-  readonly errors: readonly CheckError[];
-  readonly warnings: readonly CheckWarning[];
-  readonly warningsAreErrors: boolean;
-  readonly dump?: string;
-  readonly stageCount: number;
-  readonly instructionCount: number;
-}
-
-/** The engine verbs this command uses; engine/index.ts exports them (from engine/dockerfile). */
+/** The engine verbs this command uses (injectable for tests); by default the facade's. */
 export interface DockerfileCheckApi {
-  checkDockerfile(path: string): Promise<CheckResult>;
-  formatDockerfileExcerpt(
-    text: string,
-    startLine: number,
-    endLine: number,
-    message: string,
-    options?: {file?: string; severity?: string},
-  ): string;
+  checkDockerfile(path: string): Promise<DockerfileCheckResult>;
+  formatDockerfileExcerpt: typeof formatDockerfileExcerpt;
 }
+
+const facadeApi: DockerfileCheckApi = {checkDockerfile, formatDockerfileExcerpt};
 
 interface Output {
   readonly stdout: {write(text: string): unknown};
@@ -44,20 +16,12 @@ interface Output {
 
 const processOutput: Output = {stdout: process.stdout, stderr: process.stderr};
 
-function facadeApi(): DockerfileCheckApi {
-  const api = engine as unknown as Partial<DockerfileCheckApi>;
-  if (typeof api.checkDockerfile !== 'function' || typeof api.formatDockerfileExcerpt !== 'function') {
-    throw new engine.StrataError('ERR_NOT_WIRED', 'dockerfile check: engine/index.ts does not export checkDockerfile and formatDockerfileExcerpt');
-  }
-  return api as DockerfileCheckApi;
-}
-
 /**
  * Adds `strata dockerfile check [-f FILE] [PATH] [--dump]`: parse and validate a Dockerfile without building.
  * Errors print to stderr as a code excerpt under `Dockerfile:LINE` and exit 1; warnings print (to stdout, or to
  * stderr with --dump so that stdout holds only the dump) and exit 0, unless `# check=error=true` says otherwise.
  */
-export function registerDockerfileCommand(program: Command, output: Output = processOutput, api?: DockerfileCheckApi): Command {
+export function registerDockerfileCommand(program: Command, output: Output = processOutput, api: DockerfileCheckApi = facadeApi): Command {
   const dockerfile = program.command('dockerfile').description('Work with Dockerfiles');
   dockerfile
     .command('check')
@@ -66,9 +30,12 @@ export function registerDockerfileCommand(program: Command, output: Output = pro
     .option('-f, --file <file>', 'the Dockerfile to check (wins over PATH)')
     .option('--dump', "print the parse in BuildKit's dump format, one instruction a line")
     .action(async (target: string, options: {file?: string; dump?: boolean}) => {
-      const exitCode = await runCheck(options.file ?? target, Boolean(options.dump), output, api ?? facadeApi());
+      const exitCode = await runCheck(options.file ?? target, Boolean(options.dump), output, api);
       if (exitCode !== 0) process.exitCode = exitCode;
     });
+  // like the program's other commands: usage errors throw a CommanderError for runCli instead of exiting
+  dockerfile.exitOverride();
+  dockerfile.commands.forEach(command => command.exitOverride());
   return dockerfile;
 }
 

@@ -144,12 +144,7 @@ test('a missing Dockerfile is a user error that names the path', async () => {
   });
 });
 
-test('the command uses the engine facade once it exports the check', async t => {
-  const exported = facade as unknown as Partial<DockerfileCheckApi>;
-  if (typeof exported.checkDockerfile !== 'function') {
-    t.skip('engine/index.ts does not export checkDockerfile yet');
-    return;
-  }
+test('by default the command checks through the engine facade', async () => {
   await withFolder({Dockerfile: 'FROM alpine\n'}, async dir => {
     let stdout = '';
     const program = new Command('strata').exitOverride();
@@ -162,5 +157,11 @@ test('the command uses the engine facade once it exports the check', async t => 
       process.chdir(previous);
     }
     assert.equal(stdout, 'Dockerfile: 1 stage, 1 instruction, 0 warnings\n');
+  });
+});
+
+test('a usage mistake is a commander error, not a process exit', async () => {
+  await withFolder({}, async dir => {
+    await assert.rejects(run(['dockerfile', 'check', '--bogus'], dir), (error: unknown) => error instanceof Error && (error as {code?: string}).code === 'commander.unknownOption');
   });
 });
