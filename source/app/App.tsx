@@ -124,10 +124,14 @@ export function App(props: AppProps): React.JSX.Element {
         const contextDir = resolve(cwd, effect.contextDir);
         dispatch({type: 'build-started', contextDir, tags: effect.tags});
         try {
-          await engine.build(
-            {contextDir, dockerfile: effect.dockerfile, tags: [...effect.tags], buildArgs: {}},
+          const result = await engine.build(
+            {contextDir, dockerfile: effect.dockerfile ? resolve(cwd, effect.dockerfile) : undefined, tags: [...effect.tags], buildArgs: {}},
             {signal: controller.signal, onEvent: event => dispatch({type: 'build-event', event})},
           );
+          // Show the new image's layers, where CACHED / built now mark each step.
+          await reload();
+          dispatch({type: 'select-image', id: result.imageId, ref: result.tags[0]});
+          return;
         } catch (error) {
           if (controller.signal.aborted) dispatch({type: 'build-cancelled'});
           else dispatch({type: 'build-error', error: errorText(error), excerpt: (error as {excerpt?: string}).excerpt});

@@ -90,12 +90,22 @@ export function wrap(text: string, width: number): string[] {
   return lines;
 }
 
-/** A Dockerfile instruction as history records it, with the `/bin/sh -c #(nop) ` noise removed. */
+/**
+ * A Dockerfile instruction as history records it, with the shell wrapper removed: the legacy builder's
+ * `/bin/sh -c #(nop) ENV X=1` and BuildKit's `RUN /bin/sh -c make # buildkit` read as `ENV X=1` and `RUN make`.
+ * BuildKit's list of build args in front of a RUN (`RUN |1 V=2 /bin/sh -c ...`) stays: it says why a step differs.
+ */
 export function instructionText(createdBy: string | undefined): string {
   if (!createdBy) return '';
   return createdBy
     .replace(/^\/bin\/sh -c #\(nop\)\s*/, '')
     .replace(/^\/bin\/sh -c /, 'RUN ')
+    .replace(/^RUN (\|\d+(?: \S+=\S*)* )?\/bin\/sh -c /, 'RUN $1')
     .replace(/\s+# buildkit$/, '')
     .trim();
+}
+
+/** An instruction without build-arg prefix, to match a history entry with the build step that made it. */
+export function stepKey(instruction: string): string {
+  return instructionText(instruction).replace(/^RUN \|\d+(?: \S+=\S*)* /, 'RUN ');
 }

@@ -285,6 +285,10 @@ describe('workbench', () => {
       assert.match(shown, /COPY app\/ \/app\//);
       assert.match(shown, /CACHED/);
       assert.ok((await store.engine.listImages()).some(image => image.repoTags.includes('web:rebuilt')));
+      // The built image is selected and its steps carry the verdicts: C for a cache hit.
+      const selected = await see(ui, /> web\s+rebuilt/);
+      assert.match(await see(ui, /\sC\s+COPY app\/ \/app\//), /\sC\s+COPY data-v2\.bin/);
+      assert.ok(selected.includes('rebuilt'));
       await store.engine.removeImages(['web:rebuilt']);
     } finally {
       ui.unmount();

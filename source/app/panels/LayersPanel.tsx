@@ -1,7 +1,7 @@
 import React, {memo} from 'react';
 import {Frame} from '../components/Frame.js';
 import {highlight, type Line} from '../components/line.js';
-import {fit, humanSize, timeAgo, wrap} from '../format.js';
+import {fit, humanSize, stepKey, timeAgo, wrap} from '../format.js';
 import {visibleSlice} from '../state/list.js';
 import type {DetailState, LayerRow} from '../state/workbench.js';
 import type {Theme} from '../theme.js';
@@ -57,7 +57,7 @@ export function layersLines(props: Props): Line[] {
   else if (!detail.imageId) list.push([{text: '  no image selected', color: theme.muted}]);
   else {
     visibleSlice(detail.rows, detail.list, rows).forEach((row, index) => {
-      const line = rowLine(row, verdicts.get(row.instruction), theme);
+      const line = rowLine(row, verdicts.get(stepKey(row.instruction)), theme);
       const selected = detail.list.offset + index === detail.list.cursor;
       list.push(selected ? highlight([{text: '> '}, ...line.slice(1)], focused, {text: theme.selectionText, background: theme.selectionBackground}) : line);
     });
@@ -65,7 +65,7 @@ export function layersLines(props: Props): Line[] {
   while (list.length < rows) list.push([]);
   lines.push(...list);
   const row = detail.rows[detail.list.cursor];
-  lines.push(...detailLines(detail.loading ? undefined : row, row ? verdicts.get(row.instruction) : undefined, inner, detailRows, now, theme));
+  lines.push(...detailLines(detail.loading ? undefined : row, row ? verdicts.get(stepKey(row.instruction)) : undefined, inner, detailRows, now, theme));
   return lines;
 }
 

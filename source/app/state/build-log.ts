@@ -3,6 +3,7 @@
  * output lines and duration, then the build's outcome. A pure reducer; the panel only draws `lines`.
  */
 import type {BuildEvent} from '../../../engine/index.js';
+import {stepKey} from '../format.js';
 
 export interface BuildStepView {
   readonly vertex: number;
@@ -122,11 +123,11 @@ export function buildLines(log: BuildLog, formatDuration: (ms: number) => string
   return lines;
 }
 
-/** Cache verdicts of a finished build by instruction text, so the layers panel can say CACHED / built. */
+/** Cache verdicts of a finished build by instruction (see stepKey), so the layers panel can say CACHED / built. */
 export function cacheVerdicts(log: BuildLog): ReadonlyMap<string, 'cached' | 'built'> {
   const verdicts = new Map<string, 'cached' | 'built'>();
   for (const step of log.steps) {
-    if (step.state === 'cached' || step.state === 'built') verdicts.set(step.instruction, step.state);
+    if (step.state === 'cached' || step.state === 'built') verdicts.set(stepKey(step.instruction), step.state);
   }
   return verdicts;
 }

@@ -205,6 +205,7 @@ export type WorkbenchAction =
   | {readonly type: 'build-event'; readonly event: BuildEvent}
   | {readonly type: 'build-error'; readonly error: string; readonly excerpt?: string}
   | {readonly type: 'build-cancelled'}
+  | {readonly type: 'select-image'; readonly id: string; readonly ref?: string}
   | {readonly type: 'message'; readonly message?: Message};
 
 export function initialState(options: {columns: number; rows: number; now: Date}): WorkbenchState {
@@ -657,6 +658,13 @@ export function reduce(state: WorkbenchState, action: WorkbenchAction): Workbenc
       const log = state.build.log;
       if (!log || log.status !== 'running') return state;
       return followBuild({...state, build: {...state.build, log: {...log, status: 'cancelled'}}});
+    }
+    case 'select-image': {
+      const rows = state.images.visible;
+      let index = action.ref ? rows.findIndex(image => image.id === action.id && imageRef(image) === action.ref) : -1;
+      if (index === -1) index = rows.findIndex(image => image.id === action.id);
+      if (index === -1) return state;
+      return syncDetail({...state, images: {...state.images, list: moveTo(state.images.list, index, rows.length, viewportOf(state, 'images'))}});
     }
     case 'message':
       return {...state, message: action.message};

@@ -192,4 +192,14 @@ describe('workbench reducer', () => {
     assert.equal(state.build.verdicts.get('RUN make'), 'built');
     assert.equal(state.build.verdicts.get('FROM base'), 'cached');
   });
+
+  test('after a build the built image is selected, by tag when it has several', () => {
+    let state = loaded();
+    state = reduce(state, {type: 'select-image', id: hex('c'), ref: 'api:latest'});
+    assert.equal(selectedImage(state)?.tag, 'latest');
+    assert.equal(state.detail.imageId, hex('c'));
+    state = reduce(state, {type: 'select-image', id: hex('a')});
+    assert.equal(selectedImage(state)?.repository, 'web');
+    assert.equal(reduce(state, {type: 'select-image', id: hex('9')}), state, 'an unknown image changes nothing');
+  });
 });
