@@ -1,6 +1,6 @@
 import {describe, test} from 'node:test';
 import assert from 'node:assert/strict';
-import {lstat, mkdir, readFile, readlink, readdir, stat, symlink, writeFile} from 'node:fs/promises';
+import {lstat, mkdir, readFile, readlink, readdir, rm, stat, symlink, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {execFile} from 'node:child_process';
 import {promisify} from 'node:util';
@@ -387,6 +387,31 @@ describe('applyLayer', () => {
       assert.equal(pipe.isFIFO(), true);
       assert.equal(pipe.mode & 0o777, 0o620);
     }));
+
+  test('in a user namespace the defaults skip devices and tolerate owners that cannot be mapped', async t => {
+    const probe = await execFileAsync('unshare', ['--user', '--map-root-user', 'true']).then(() => true, () => false);
+    if (!probe) return t.skip('unprivileged user namespaces are not available');
+    await inSandbox(async ({base, root}) => {
+      const script = join(base, 'apply-in-userns.mts');
+      const engine = new URL('../../engine/layer/index.ts', import.meta.url).pathname;
+      const helpers = new URL('./helpers.ts', import.meta.url).pathname;
+      await writeFile(
+        script,
+        `import {applyLayer, isPrivileged} from ${JSON.stringify(engine)};
+import {makeTar, streamOf} from ${JSON.stringify(helpers)};
+const tar = await makeTar([{name: 'dev/null', type: 'char', devmajor: 1, devminor: 3}, {name: 'f', content: 'x', uid: 4242}]);
+const result = await applyLayer(streamOf(tar), process.argv[2]);
+console.log(JSON.stringify({privileged: isPrivileged(), skipped: result.skipped.map(skip => skip.path)}));`,
+      );
+      const {stdout} = await execFileAsync('unshare', ['--user', '--map-root-user', process.execPath, '--import', 'tsx', script, root], {
+        cwd: new URL('../..', import.meta.url).pathname,
+      });
+      await rm(script);
+      assert.deepEqual(JSON.parse(stdout), {privileged: false, skipped: ['dev/null']});
+      assert.equal(await readFile(join(root, 'f'), 'utf8'), 'x');
+      assert.equal(await exists(join(root, 'dev/null')), false);
+    });
+  });
 
   test('stripSetuid drops setuid, setgid and sticky bits', () =>
     inSandbox(async ({root}) => {
