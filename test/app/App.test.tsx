@@ -341,4 +341,38 @@ describe('workbench', () => {
       ui.unmount();
     }
   });
+
+  test('at 80x24 the help still lists every key of the Images panel', async () => {
+    const ui = open({columns: 80, rows: 24});
+    try {
+      await see(ui, 'web-child');
+      await press(ui, '?');
+      const help = await see(ui, 'Help: Images keys');
+      for (const text of ['show the layers', 'filter by name', 'sort by name', 'delete or untag', 'tag the image', 'build a context', 'inspect the image', 'previous layer', 'next layer', 'quit', 'reload from the store']) {
+        assert.ok(help.includes(text), `"${text}" in the help at 80x24`);
+      }
+      assert.ok(help.split('\n').every(line => line.length <= 80));
+    } finally {
+      ui.unmount();
+    }
+  });
+
+  test('keys remapped in the config drive the panels and the help shows the new keys', async () => {
+    const ui = render(<App engine={store.engine} root={store.root} keys={{images: {filter: 'f', sort: ['o']}}} columns={100} rows={30}/>);
+    try {
+      await see(ui, 'web-child');
+      await press(ui, '/');
+      assert.ok(!frame(ui).includes('Filter images:'), 'the old key does nothing');
+      await press(ui, 'f');
+      await see(ui, 'Filter images:');
+      await press(ui, KEY.escape, 'o');
+      await see(ui, 'sort: size');
+      await press(ui, '?');
+      const help = await see(ui, 'Help: Images keys');
+      assert.match(help, / f\s+filter by name, tag or ID/);
+      assert.match(help, / o\s+sort by name, size or age/);
+    } finally {
+      ui.unmount();
+    }
+  });
 });
