@@ -17,7 +17,10 @@
  * - A failed build leaves the tags on the previous image (the builder only tags on success) and reports the
  *   error with the Dockerfile excerpt; the next real change tries again.
  * - The first build runs at start without the hint, so changes made while nobody watched are found by
- *   content (the builder's cache compares checksums, not times).
+ *   content (the builder's cache compares checksums, not times). It runs while the first fingerprints are
+ *   taken; events until both are done count as arriving during a build.
+ * - After a rebuild replaced an image that no tag names any more and no image builds on, that image is
+ *   removed (`prune: false` keeps it), as docker compose watch prunes.
  * - `--no-cache` applies to the first build only: later rebuilds use what it made, or watching is pointless.
  * - Resolves after `signal` aborts: the watchers are closed and a running build is cancelled and awaited.
  *   Rejects only when watching cannot start (the context is not a folder).
