@@ -55,7 +55,7 @@ import {
 import {loadContextFilter} from './ignore.js';
 import {resolveChown, RootfsView} from './rootfs-view.js';
 import {runStep} from './run-step.js';
-import {chainOf, seedFromEntries} from './snapshot-seed.js';
+import {chainOf, startSeed, type SeedReuse} from './snapshot-seed.js';
 import {storeLayer} from './tar-writer.js';
 
 export interface BuildOptions {
@@ -649,6 +649,7 @@ class Builder {
         };
       },
       entries: async () => plan!.entries,
+      identities: () => plan?.identities,
     });
   }
 
@@ -743,6 +744,8 @@ class Builder {
       inputs?: Omit<StepInputs, 'key' | 'instruction' | 'parent' | 'first'>;
       prepare?: (view: RootfsView) => Promise<{definition: unknown; inputs: Omit<StepInputs, 'key' | 'instruction' | 'parent' | 'first'>}>;
       entries?: (view: RootfsView) => Promise<LayerEntry[]>;
+      /** File identities of the entries (COPY), so the next rebuild's snapshot can link unchanged files. */
+      identities?: () => Record<string, string> | undefined;
       run?: (lowerDirs: string[], step: StepRef) => Promise<{diffId: string; size: number}>;
     },
   ): Promise<void> {
@@ -775,11 +778,13 @@ class Builder {
     }
     let cached = true;
     let reason = '';
+    let previous: StepInputs | undefined;
+    let identities: Record<string, string> | undefined;
     if (record) {
       this.emit({type: 'step-cached', ...step});
     } else {
       cached = false;
-      const previous = await this.cache.getStepInputs(stepId);
+      previous = await this.cache.getStepInputs(stepId);
       reason = explainMiss(previous, inputs, {noCache: this.options.noCache ?? false});
       this.emit({type: 'step-miss', ...step, reason});
       let layer: {diffId: string; size: number};
@@ -787,9 +792,15 @@ class Builder {
         if (spec.run) layer = await spec.run(await lowerDirs(), step);
         else {
           const entries = await spec.entries!(new RootfsView(await lowerDirs()));
-          layer = await storeLayer(entries, this.store);
-          const blobPath = join(this.store.root, 'blobs', 'sha256', layer.diffId.slice(7));
-          await seedFromEntries(this.snapshots, {...chainOf(state.layers.map(diffIdOf), layer.diffId), blobPath}, entries);
+          identities = spec.identities?.();
+          const seed = await startSeed(this.snapshots, entries, await this.reusableSnapshot(previous, parent, state, identities));
+          try {
+            layer = await storeLayer(entries, this.store, seed?.input);
+          } catch (error) {
+            await seed?.abandon();
+            throw error;
+          }
+          await seed?.finish(chainOf(state.layers.map(diffIdOf), layer.diffId));
         }
       } catch (error) {
         throw this.atStep(error, step, instruction);
@@ -797,6 +808,7 @@ class Builder {
       this.checkAborted();
       record = {key, diffId: layer.diffId, size: layer.size, created: this.now().toISOString()};
       await this.cache.putRecord(record);
+      if (identities) await this.cache.putRecordFiles(key, identities);
       this.emit({type: 'layer-committed', ...step, diffId: layer.diffId, size: layer.size});
     }
     const previousInputs = cached ? await this.cache.getStepInputs(stepId) : undefined;
@@ -805,6 +817,20 @@ class Builder {
     const entry = addHistory(state.config, spec.historyText, false);
     entry.created = record.created;
     this.finishStep(step, cached, reason, began);
+  }
+
+  /** The snapshot the last build of this step made from the same parent, when its file identities are known. */
+  private async reusableSnapshot(
+    previous: StepInputs | undefined,
+    parent: string,
+    state: StageState,
+    identities: Record<string, string> | undefined,
+  ): Promise<SeedReuse | undefined> {
+    if (!identities || !previous || previous.parent !== parent) return undefined;
+    const record = await this.cache.getRecord(previous.key);
+    const files = record ? await this.cache.getRecordFiles(previous.key) : undefined;
+    if (!record || !files) return undefined;
+    return {dir: this.snapshots.pathOf(chainOf(state.layers.map(diffIdOf), record.diffId).chainId), previous: files, current: identities};
   }
 
   private async lowerDirs(layers: readonly Descriptor[]): Promise<string[]> {

@@ -86,6 +86,15 @@ export class BuildCache {
     await writeAtomic(join(this.dir, 'records', hexPart(record.key) + '.json'), JSON.stringify(record));
   }
 
+  /** File identities of the layer a COPY record made (see CopyPlan.identities), for snapshot reuse. */
+  async getRecordFiles(key: string): Promise<Record<string, string> | undefined> {
+    return readJson<Record<string, string>>(join(this.dir, 'records', hexPart(key) + '.files.json'));
+  }
+
+  async putRecordFiles(key: string, files: Record<string, string>): Promise<void> {
+    await writeAtomic(join(this.dir, 'records', hexPart(key) + '.files.json'), JSON.stringify(files));
+  }
+
   async getStepInputs(stepId: string): Promise<StepInputs | undefined> {
     return readJson<StepInputs>(join(this.dir, 'steps', hexOf(stepId) + '.json'));
   }
@@ -121,7 +130,7 @@ export async function cacheRoots(root: string): Promise<string[]> {
   const roots = new Set<string>();
   await Promise.all(
     names
-      .filter(name => name.endsWith('.json'))
+      .filter(name => name.endsWith('.json') && !name.endsWith('.files.json'))
       .map(async name => {
         const record = await readJson<CacheRecord>(join(dir, name));
         if (record && typeof record.diffId === 'string') roots.add(record.diffId);
@@ -142,7 +151,7 @@ export async function pruneCache(root: string): Promise<PruneResult> {
   const layers = await cacheRoots(root);
   let records = 0;
   try {
-    records = (await readdir(join(cacheDir(root), 'records'))).filter(name => name.endsWith('.json')).length;
+    records = (await readdir(join(cacheDir(root), 'records'))).filter(name => name.endsWith('.json') && !name.endsWith('.files.json')).length;
   } catch {
     // No cache yet.
   }

@@ -142,6 +142,11 @@ export interface CopyPlan {
   readonly files: Record<string, string>;
   /** Digest over everything that decides the layer's content. */
   readonly checksum: string;
+  /**
+   * Regular files of the layer by destination path -> identity (content checksum, mode, owner, mtime): two
+   * builds whose entries share an identity wrote the same file, so a snapshot may reuse the earlier copy.
+   */
+  readonly identities: Record<string, string>;
 }
 
 /** Absolute destination, keeping whether it names a directory (trailing `/`, `.`). */
@@ -226,7 +231,7 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
     const checksum = await checksumOf(request.tree, node);
     files[node.path] = checksum;
     lines.push(`${node.path}\0${target}\0${checksum}`);
-    builder.addNode(node, target);
+    builder.addNode(node, target, checksum);
   }
 
   for (const heredoc of request.heredocs) {
@@ -254,7 +259,7 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
     createHash('sha256')
       .update(JSON.stringify({owner: request.owner ?? null, chmod: request.chmod ?? null, lines}))
       .digest('hex');
-  return {entries: builder.entries, files, checksum};
+  return {entries: builder.entries, files, checksum, identities: Object.fromEntries(builder.identities)};
 }
 
 class EntryBuilder {
@@ -279,10 +284,14 @@ class EntryBuilder {
     this.entries.push(entry);
   }
 
-  addNode(node: SourceNode, target: string): void {
+  readonly identities = new Map<string, string>();
+
+  addNode(node: SourceNode, target: string, checksum?: string): void {
     const owner = this.owner(node.uid, node.gid);
     const mtime = new Date(Math.floor(node.mtimeMs / 1000) * 1000);
     if (node.type === 'file') {
+      const mode = this.request.chmod ?? node.mode;
+      if (checksum) this.identities.set(target, `${checksum}|${mode.toString(8)}|${owner.uid}:${owner.gid}|${mtime.getTime()}`);
       this.add({path: target, type: 'file', mode: this.request.chmod ?? node.mode, ...owner, size: node.size, sourcePath: node.hostPath, mtime});
     } else if (node.type === 'symlink') {
       this.add({path: target, type: 'symlink', mode: 0o777, ...owner, linkname: node.linkname ?? '', mtime});
@@ -346,9 +355,9 @@ async function copyDirectoryContents(
     files[child.path] = checksum;
     lines.push(`${child.path}\0${target}\0${checksum}`);
     if (child.type === 'dir') {
-      if (!(await builder.keepExistingDir(target))) builder.addNode(child, target);
+      if (!(await builder.keepExistingDir(target))) builder.addNode(child, target, checksum);
       await copyDirectoryContents(request, builder, child, target, lines, files);
-    } else builder.addNode(child, target);
+    } else builder.addNode(child, target, checksum);
   }
 }
 

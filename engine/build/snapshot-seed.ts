@@ -6,7 +6,8 @@
  * `snapshots/<chain hex>/diff` folder in overlay form plus `meta.json`, built in a `.tmp-*` folder and renamed
  * into place; an existing snapshot wins). Seeding is only attempted where that equivalence is simple to keep:
  * as root (owners can be set), in the per-layer layout (not the merged-copy fallback), and
- *   - from entries: a COPY/WORKDIR change set without whiteouts whose every parent folder is itself an entry;
+ *   - from entries: a COPY/WORKDIR change set without whiteouts whose every parent folder is itself an entry,
+ *     extracted by GNU tar from the very bytes the layer writer produces, while it writes them;
  *   - from an overlay upper folder: a RUN whose upper has no opaque folders (its whiteouts already are 0/0
  *     character devices, the snapshot form).
  * Anything else answers false and the caller lets `ensure` extract as usual.
@@ -16,7 +17,6 @@ import {spawn} from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
-  constants,
   existsSync,
   lchownSync,
   linkSync,
@@ -26,7 +26,8 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import {rename, rm, writeFile, mkdir} from 'node:fs/promises';
+import type {Writable} from 'node:stream';
+import {mkdir, rename, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {chainIds} from '../image/digest.js';
 import type {LayerEntry} from '../layer/entry.js';
@@ -57,58 +58,112 @@ async function place(snapshots: Snapshots, temporary: string, chainId: string, d
   }
 }
 
-/** Materialise a whiteout-free change set as the snapshot of `chainId`. */
-export async function seedFromEntries(
-  snapshots: Snapshots,
-  layer: {chainId: string; diffId: string; parent?: string; blobPath?: string},
-  entries: readonly LayerEntry[],
-): Promise<boolean> {
-  if (!(await usable(snapshots))) return false;
-  if (existsSync(join(snapshots.root, hex(layer.chainId)))) return true;
-  const paths = new Map(entries.map(entry => [entry.path, entry.type]));
+/** Whether a change set can seed a snapshot: no whiteouts or devices, every parent folder an entry. */
+function seedable(entries: readonly LayerEntry[]): boolean {
+  const types = new Map(entries.map(entry => [entry.path, entry.type]));
   for (const entry of entries) {
     const name = entry.path.slice(entry.path.lastIndexOf('/') + 1);
     if (name.startsWith('.wh.')) return false;
-    const slash = entry.path.lastIndexOf('/');
-    if (slash !== -1 && paths.get(entry.path.slice(0, slash)) !== 'dir') return false;
     if (entry.type === 'char' || entry.type === 'block' || entry.type === 'fifo') return false;
+    const slash = entry.path.lastIndexOf('/');
+    if (slash !== -1 && types.get(entry.path.slice(0, slash)) !== 'dir') return false;
   }
+  return true;
+}
+
+/**
+ * A snapshot being extracted while its layer is written: GNU tar reads the tar stream the layer writer
+ * produces (`input`), in another process, so writing and extracting overlap. `finish` waits for it and, once
+ * the layer's diffID (hence chain ID) is known, renames the folder into place; `abandon` drops it.
+ */
+export interface SeedInProgress {
+  /** Where the layer writer should copy its tar stream; undefined when the seed needs no stream. */
+  readonly input?: Writable;
+  finish(layer: {chainId: string; diffId: string; parent?: string}): Promise<boolean>;
+  abandon(): Promise<void>;
+}
+
+/** An earlier snapshot of the same step, whose files may be hard-linked where they are identical. */
+export interface SeedReuse {
+  /** The earlier snapshot's `diff` folder. */
+  readonly dir: string;
+  /** Identities of its files (CopyPlan.identities of the build that made it). */
+  readonly previous: Readonly<Record<string, string>>;
+  /** Identities of the files being written now. */
+  readonly current: Readonly<Record<string, string>>;
+}
+
+/**
+ * Start seeding from a whiteout-free change set (COPY, WORKDIR); undefined when it cannot be done here.
+ * With `reuse` (a rebuild of a COPY after a few files changed), the snapshot is made in this process:
+ * identical files are hard links into the earlier, immutable snapshot, so only changed files are written.
+ */
+export async function startSeed(snapshots: Snapshots, entries: readonly LayerEntry[], reuse?: SeedReuse): Promise<SeedInProgress | undefined> {
+  if (!seedable(entries) || !(await usable(snapshots))) return undefined;
   await mkdir(snapshots.root, {recursive: true});
   const temporary = join(snapshots.root, `.tmp-seed-${process.pid}-${randomBytes(6).toString('hex')}`);
   const diff = join(temporary, 'diff');
-  if (layer.blobPath && (await extractWithTar(layer.blobPath, diff))) {
-    await place(snapshots, temporary, layer.chainId, layer.diffId, layer.parent);
-    return true;
-  }
-  await rm(temporary, {recursive: true, force: true});
-  try {
-    mkdirSync(diff, {recursive: true});
+  mkdirSync(diff, {recursive: true});
+  if (reuse && existsSync(reuse.dir)) return seedByLinking(snapshots, temporary, diff, entries, reuse);
+  // GNU tar extracts the layer (clean relative paths, no whiteouts, every parent a folder entry, nothing
+  // below a symlink: checked above), keeping owners, modes and times.
+  const child = spawn('tar', ['-x', '-f', '-', '-C', diff, '--numeric-owner', '--same-owner', '--same-permissions'], {stdio: ['pipe', 'ignore', 'ignore']});
+  const exited = new Promise<boolean>(resolve => {
+    child.once('error', () => resolve(false));
+    child.once('close', code => resolve(code === 0));
+  });
+  // A tar that dies must not fail the build: its input errors are swallowed and the seed is dropped.
+  child.stdin.on('error', () => {});
+  return {
+    input: child.stdin,
+    async finish(layer) {
+      child.stdin!.end();
+      const ok = await exited;
+      if (!ok || existsSync(join(snapshots.root, hex(layer.chainId)))) {
+        await rm(temporary, {recursive: true, force: true});
+        return ok;
+      }
+      await place(snapshots, temporary, layer.chainId, layer.diffId, layer.parent);
+      return true;
+    },
+    async abandon() {
+      child.kill('SIGKILL');
+      await exited;
+      await rm(temporary, {recursive: true, force: true});
+    },
+  };
+}
+
+function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): SeedInProgress {
+  let built = false;
+  const build = () => {
     const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const hardlinks: LayerEntry[] = [];
     for (const entry of sorted) {
       const target = join(diff, entry.path);
       const time = entry.mtime ?? new Date(0);
-      switch (entry.type) {
-        case 'dir':
-          mkdirSync(target);
-          break;
-        case 'file':
-          if (entry.content) writeFileSync(target, entry.content);
-          else if (entry.sourcePath) copyFileSync(entry.sourcePath, target, constants.COPYFILE_FICLONE);
-          else writeFileSync(target, '');
-          chmodSync(target, entry.mode & 0o7777);
-          lchownSync(target, entry.uid, entry.gid);
-          utimesSync(target, time, time);
-          continue;
-        case 'symlink':
-          symlinkSync(entry.linkname ?? '', target);
-          lchownSync(target, entry.uid, entry.gid);
-          lutimesSync(target, time, time);
-          continue;
-        case 'hardlink':
-          hardlinks.push(entry);
-          continue;
-      }
+      if (entry.type === 'dir') mkdirSync(target);
+      else if (entry.type === 'file') {
+        const identity = reuse.current[entry.path];
+        if (identity !== undefined && reuse.previous[entry.path] === identity) {
+          try {
+            linkSync(join(reuse.dir, entry.path), target);
+            continue;
+          } catch {
+            // Gone or not linkable: write it.
+          }
+        }
+        if (entry.content) writeFileSync(target, entry.content);
+        else if (entry.sourcePath) copyFileSync(entry.sourcePath, target);
+        else writeFileSync(target, '');
+        chmodSync(target, entry.mode & 0o7777);
+        lchownSync(target, entry.uid, entry.gid);
+        utimesSync(target, time, time);
+      } else if (entry.type === 'symlink') {
+        symlinkSync(entry.linkname ?? '', target);
+        lchownSync(target, entry.uid, entry.gid);
+        lutimesSync(target, time, time);
+      } else if (entry.type === 'hardlink') hardlinks.push(entry);
     }
     for (const entry of hardlinks) linkSync(join(diff, entry.linkname ?? ''), join(diff, entry.path));
     // Folders last and deepest first: creating their children changed their times.
@@ -119,30 +174,28 @@ export async function seedFromEntries(
       lchownSync(target, entry.uid, entry.gid);
       utimesSync(target, time, time);
     }
-    await place(snapshots, temporary, layer.chainId, layer.diffId, layer.parent);
-    return true;
-  } catch {
-    await rm(temporary, {recursive: true, force: true});
-    return false;
-  }
-}
-
-/**
- * GNU tar extracts the layer just written (clean relative paths, no whiteouts, every parent a folder entry,
- * nothing below a symlink: checked above), keeping owners, modes and times, in one process.
- */
-function extractWithTar(blobPath: string, target: string): Promise<boolean> {
-  return new Promise(resolve => {
-    try {
-      mkdirSync(target, {recursive: true});
-    } catch {
-      resolve(false);
-      return;
-    }
-    const child = spawn('tar', ['-x', '-f', blobPath, '-C', target, '--numeric-owner', '--same-owner', '--same-permissions', '--no-overwrite-dir'], {stdio: 'ignore'});
-    child.on('error', () => resolve(false));
-    child.on('close', code => resolve(code === 0));
-  });
+    built = true;
+  };
+  return {
+    input: undefined,
+    async finish(layer) {
+      try {
+        if (!built) build();
+      } catch {
+        await rm(temporary, {recursive: true, force: true});
+        return false;
+      }
+      if (existsSync(join(snapshots.root, hex(layer.chainId)))) {
+        await rm(temporary, {recursive: true, force: true});
+        return true;
+      }
+      await place(snapshots, temporary, layer.chainId, layer.diffId, layer.parent);
+      return true;
+    },
+    async abandon() {
+      await rm(temporary, {recursive: true, force: true});
+    },
+  };
 }
 
 /** Move a RUN's overlay upper folder (no opaque folders) into place as the snapshot of `chainId`. */

@@ -12,6 +12,7 @@
  */
 import {closeSync, openSync, readSync, fstatSync} from 'node:fs';
 import {compareKeys, isCleanPath, layerSortKey, type LayerEntry} from '../layer/entry.js';
+import type {Writable} from 'node:stream';
 import type {BlobWriter} from '../store/content.js';
 import {BuildError} from './errors.js';
 
@@ -23,7 +24,10 @@ class ChunkedOutput {
   private buffer = Buffer.allocUnsafe(chunkSize);
   private used = 0;
   size = 0;
-  constructor(private readonly out: BlobWriter) {}
+  constructor(
+    private readonly out: Writable,
+    private readonly tee?: Writable,
+  ) {}
 
   async write(data: Buffer): Promise<void> {
     this.size += data.length;
@@ -56,21 +60,32 @@ class ChunkedOutput {
     await this.push(full);
   }
 
-  private push(data: Buffer): Promise<void> {
-    if (this.out.write(data)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onDrain = () => {
-        this.out.off('error', onError);
-        resolve();
-      };
-      const onError = (error: Error) => {
-        this.out.off('drain', onDrain);
-        reject(error);
-      };
-      this.out.once('drain', onDrain);
-      this.out.once('error', onError);
-    });
+  private async push(data: Buffer): Promise<void> {
+    const teeing = this.tee && !this.tee.destroyed && this.tee.writable ? written(this.tee, data, true) : undefined;
+    await written(this.out, data, false);
+    await teeing;
   }
+}
+
+/** Write and wait for drain when needed; a tee's failure is ignored (it is only a by-product). */
+function written(stream: Writable, data: Buffer, tolerant: boolean): Promise<void> {
+  if (stream.write(data)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      stream.off('error', onError);
+      stream.off('close', onDrain);
+      resolve();
+    };
+    const onError = (error: Error) => {
+      stream.off('drain', onDrain);
+      stream.off('close', onDrain);
+      if (tolerant) resolve();
+      else reject(error);
+    };
+    stream.once('drain', onDrain);
+    stream.once('error', onError);
+    if (tolerant) stream.once('close', onDrain);
+  });
 }
 
 function octal(value: number, width: number): string {
@@ -141,7 +156,7 @@ function padding(size: number): Buffer {
  * Write `entries` as an uncompressed tar into `out` (not ended: the caller commits). Returns the tar size.
  * Entries are validated (clean, unique paths) before anything is written.
  */
-export async function writeTarEntries(entries: readonly LayerEntry[], out: BlobWriter): Promise<number> {
+export async function writeTarEntries(entries: readonly LayerEntry[], out: Writable, tee?: Writable): Promise<number> {
   const sorted = entries.map(entry => ({entry, key: layerSortKey(entry.path)})).sort((a, b) => compareKeys(a.key, b.key));
   for (let index = 0; index < sorted.length; index++) {
     const {entry} = sorted[index];
@@ -151,7 +166,7 @@ export async function writeTarEntries(entries: readonly LayerEntry[], out: BlobW
     }
   }
   anchorHardlinks(sorted);
-  const output = new ChunkedOutput(out);
+  const output = new ChunkedOutput(out, tee);
   for (const {entry} of sorted) {
     const name = entry.type === 'dir' ? `${entry.path}/` : entry.path;
     const linkname = entry.linkname ?? '';
@@ -243,10 +258,14 @@ function anchorHardlinks(sorted: {entry: LayerEntry}[]): void {
 }
 
 /** Write the entries as a layer blob; the blob digest is the diffID (the tar is stored uncompressed). */
-export async function storeLayer(entries: readonly LayerEntry[], store: {content: {createBlobWriter(): BlobWriter}}): Promise<{diffId: string; size: number}> {
+export async function storeLayer(
+  entries: readonly LayerEntry[],
+  store: {content: {createBlobWriter(): BlobWriter}},
+  tee?: Writable,
+): Promise<{diffId: string; size: number}> {
   const writer = store.content.createBlobWriter();
   try {
-    const size = await writeTarEntries(entries, writer);
+    const size = await writeTarEntries(entries, writer, tee);
     const blob = await writer.commit({size});
     return {diffId: blob.digest, size: blob.size};
   } catch (error) {

@@ -62,40 +62,42 @@ interface Figures {
   edit: number[];
 }
 
-async function benchStrata(context: string, files: string[], root: string): Promise<Figures> {
+/**
+ * Strata and docker measured in turns (strata, docker, strata, docker...), so both see the same machine load:
+ * on a shared machine the load moves more than either tool's own variance.
+ */
+async function benchBoth(context: string, files: string[], root: string, daemon: DockerDaemon | undefined): Promise<{strata: Figures; docker?: Figures}> {
   const store = await Store.open(root);
   await baseImage(store);
-  const once = () => build({store, contextDir: context, tags: ['bench:latest'], network: 'none'});
-  const figures: Figures = {cold: [], noop: [], edit: []};
-  await once(); // extracts the base snapshot once, as docker has its base unpacked
+  const strataOnce = () => build({store, contextDir: context, tags: ['bench:latest'], network: 'none'});
+  const dockerOnce = async (extra: string[] = []) => {
+    const result = await daemon!.docker(['build', '--network', 'none', '-q', '-t', 'bench:latest', ...extra, context]);
+    if (result.code !== 0) throw new Error(`docker build failed: ${result.stderr}`);
+  };
+  const strata: Figures = {cold: [], noop: [], edit: []};
+  const docker: Figures = {cold: [], noop: [], edit: []};
+  // Warm both: base snapshot extracted, base image unpacked.
+  await strataOnce();
+  if (daemon) await dockerOnce();
   for (let index = 0; index < Math.min(runs, 3); index++) {
     await pruneCache(root);
     forgetWarmContexts();
-    figures.cold.push(await timed(once));
+    strata.cold.push(await timed(strataOnce));
+    if (daemon) docker.cold.push(await timed(() => dockerOnce(['--no-cache'])));
   }
-  for (let index = 0; index < runs; index++) figures.noop.push(await timed(once));
+  await strataOnce();
+  if (daemon) await dockerOnce();
   for (let index = 0; index < runs; index++) {
+    strata.noop.push(await timed(strataOnce));
+    if (daemon) docker.noop.push(await timed(() => dockerOnce()));
+  }
+  for (let index = 0; index < runs; index++) {
+    // One edit, then each tool rebuilds it (docker's cache has not seen it yet either).
     await writeFile(files[(index * 397) % files.length], `// edited ${index} ${Date.now()}\n`);
-    figures.edit.push(await timed(once));
+    strata.edit.push(await timed(strataOnce));
+    if (daemon) docker.edit.push(await timed(() => dockerOnce()));
   }
-  return figures;
-}
-
-async function benchDocker(daemon: DockerDaemon, context: string, files: string[]): Promise<Figures> {
-  const once = async (extra: string[] = []) => {
-    const result = await daemon.docker(['build', '--network', 'none', '-q', '-t', 'bench:latest', ...extra, context]);
-    if (result.code !== 0) throw new Error(`docker build failed: ${result.stderr}`);
-  };
-  const figures: Figures = {cold: [], noop: [], edit: []};
-  await once();
-  for (let index = 0; index < Math.min(runs, 3); index++) figures.cold.push(await timed(() => once(['--no-cache'])));
-  await once();
-  for (let index = 0; index < runs; index++) figures.noop.push(await timed(() => once()));
-  for (let index = 0; index < runs; index++) {
-    await writeFile(files[(index * 397 + 13) % files.length], `// docker edit ${index} ${Date.now()}\n`);
-    figures.edit.push(await timed(() => once()));
-  }
-  return figures;
+  return {strata, docker: daemon ? docker : undefined};
 }
 
 function printFigures(strata: Figures, docker: Figures | undefined): void {
@@ -150,9 +152,9 @@ async function main(): Promise<void> {
         console.log(`docker: private dockerd, storage driver ${daemon.storageDriver}`);
       }
     }
-    const strata = await benchStrata(context, files, join(dir, 'store'));
-    if (daemon) docker = await benchDocker(daemon, context, files);
-    printFigures(strata, docker);
+    const figures = await benchBoth(context, files, join(dir, 'store'), daemon);
+    docker = figures.docker;
+    printFigures(figures.strata, docker);
     if (withBig) await benchBigLayer(dir);
   } finally {
     await daemon?.stop();

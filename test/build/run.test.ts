@@ -127,6 +127,24 @@ describe(`RUN (${unprivileged ? 'unprivileged, user namespace' : 'as root'})`, {
       assert.ok(stepsOf(rebuilt.events).every(step => step.cached));
     }));
 
+  test('after an edit, RUN sees the new content of the edited file and the old content of the others', () =>
+    withBench(async bench => {
+      await bench.write('src/a.txt', 'a1\n');
+      await bench.write('src/b.txt', 'b1\n');
+      await bench.write('src/c.sh', 'echo c\n', 0o644);
+      await bench.write('Dockerfile', 'FROM base:latest\nCOPY src/ /src/\nRUN cat /src/a.txt /src/b.txt > /joined && ls -l /src/c.sh | cut -c1-10 > /mode\n');
+      await bench.build();
+      await bench.write('src/a.txt', 'a2\n');
+      const {chmod} = await import('node:fs/promises');
+      await chmod(join(bench.context, 'src/c.sh'), 0o755);
+      const {result, events} = await bench.build();
+      assert.equal(stepsOf(events).at(-2)!.reason, '2 files changed under src/');
+      const rootfs = await bench.rootfs(result.imageId);
+      assert.equal(await readFile(join(rootfs, 'joined'), 'utf8'), 'a2\nb1\n');
+      assert.equal(await readFile(join(rootfs, 'mode'), 'utf8'), '-rwxr-xr-x\n');
+      assert.equal(await readFile(join(rootfs, 'src/b.txt'), 'utf8'), 'b1\n');
+    }));
+
   test('RUN output is streamed as step-output events', () =>
     withBench(async bench => {
       await bench.write('Dockerfile', 'FROM base:latest\nRUN echo out; echo err >&2\n');
