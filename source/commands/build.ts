@@ -1,7 +1,5 @@
 import {Option, type Command} from 'commander';
-import {UserError, type BuildEvent} from '../../engine/index.js';
-// TEMPORARY until engine/index.ts re-exports these from engine/build (see the builder's report).
-import {createPrinter, writeImageIdFile, type ProgressMode} from '../../engine/build/index.js';
+import {createPrinter, UserError, writeImageIdFile, type BuildEvent, type ProgressMode} from '../../engine/index.js';
 import {collect, type CliContext} from './context.js';
 import {humanSize} from '../format.js';
 

@@ -95,6 +95,20 @@ describe('strata build command', () => {
       assert.match(quiet.stderr, /not found/);
     }));
 
+  test('the strata entry point runs build and returns docker exit codes', () =>
+    withBench(async bench => {
+      const {strata} = await import('../helpers/cli.js');
+      await bench.write('Dockerfile', 'FROM base:latest\nENV A=1\n');
+      const ok = await strata(bench.root, ['build', '-q', '-t', 'cli:latest', bench.context]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /^sha256:[0-9a-f]{64}\n$/);
+      await bench.write('Dockerfile', 'FROM base:latest\nRUNN x\n');
+      const broken = await strata(bench.root, ['build', '--progress', 'plain', bench.context]);
+      assert.equal(broken.code, 1);
+      assert.match(broken.stderr, /unknown instruction/i);
+      assert.match(broken.stderr, />>> RUNN x/);
+    }));
+
   test('builder prune asks first, then empties the cache and reclaims unused layers', () =>
     withBench(async bench => {
       await bench.write('app.txt', 'app');
