@@ -13,7 +13,7 @@
  * - Events are emitted in order through `hooks.onEvent`; `hooks.signal` cancels (a running RUN is killed).
  */
 import {randomBytes} from 'node:crypto';
-import {mkdir, readFile, rm} from 'node:fs/promises';
+import {mkdir, readFile, rm, stat} from 'node:fs/promises';
 import {basename, join, resolve} from 'node:path';
 import {
   DockerfileSyntaxError,
@@ -145,6 +145,12 @@ export async function build(options: BuildOptions, hooks: BuildHooks = {}): Prom
   let currentStep: StepRef | undefined;
   let excerpt: string | undefined;
   try {
+    const contextStats = await stat(contextDir).catch(() => undefined);
+    if (!contextStats?.isDirectory()) {
+      throw new BuildError('ERR_BUILD_CONTEXT', `unable to prepare context: path ${JSON.stringify(options.contextDir)} not found`, {
+        hint: 'the context is a folder; give its path as the last argument',
+      });
+    }
     if (options.dockerfileText !== undefined) text = options.dockerfileText;
     else {
       try {

@@ -64,6 +64,13 @@ describe('stages and failures', () => {
       assert.deepEqual(await bench.store.fsck(), []);
     }));
 
+  test('a missing context folder is refused as docker refuses it', () =>
+    withBench(async bench => {
+      const {error} = await bench.fail({contextDir: bench.context + '-missing'});
+      assert.equal(error.code, 'ERR_BUILD_CONTEXT');
+      assert.match(error.message, /unable to prepare context: path ".*-missing" not found/);
+    }));
+
   test('COPY --from a later stage or an unknown image is refused with a clear message', () =>
     withBench(async bench => {
       await bench.write('Dockerfile', 'FROM base:latest\nCOPY --from=nosuchimage /x /x\n');
