@@ -81,6 +81,8 @@ export interface BuildOptions {
   readonly changedPaths?: readonly string[];
   /** Clock for layer creation times; default `() => new Date()`. */
   readonly now?: () => Date;
+  /** How RUN mounts its rootfs: overlay when allowed, else a copy (default), or always a copy (tests). */
+  readonly runMode?: 'auto' | 'copy';
 }
 
 export interface BuildHooks {
@@ -724,6 +726,7 @@ class Builder {
         return runStep({
           lowerDirs, diffIds: state.layers.map(diffIdOf), layerDigests: state.layers.map(layer => layer.digest),
           scratchDir: this.scratchRoot, argv, env: [...envList, ...proxyEnv], cwd, user, network, snapshots: this.snapshots,
+          mode: this.options.runMode ?? 'auto',
           signal: this.hooks.signal, store: this.store,
           onOutput: (line, stream) => this.emit({type: 'step-output', ...omitLine(step), stream, line}),
           display: argv.join(' '),

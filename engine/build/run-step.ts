@@ -41,6 +41,7 @@ export interface RunStepOptions {
   readonly onOutput: (line: string, stream: 'stdout' | 'stderr') => void;
   /** The command as the error message shows it. */
   readonly display: string;
+  readonly mode?: 'auto' | 'copy';
 }
 
 const tailLines = 20;
@@ -64,6 +65,7 @@ export async function runStep(options: RunStepOptions): Promise<{diffId: string;
         user: options.user || undefined,
         network: options.network,
         signal: options.signal,
+        mode: options.mode ?? 'auto',
         onOutput: (line, stream) => {
           tail.push(line);
           if (tail.length > tailLines) tail.shift();

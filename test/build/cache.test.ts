@@ -124,6 +124,21 @@ describe('build cache', () => {
         'the remembered (poisoned) hash was used instead of reading the file');
     }));
 
+  test('watch mode hint: with changedPaths only those paths are looked at again', () =>
+    withBench(async bench => {
+      await project(bench);
+      // Old files: their remembered hashes are trusted (not "racy"), so only the hint decides what is re-read.
+      const old = new Date(Date.now() - 3600_000);
+      for (const path of ['package.txt', 'src/app.js', 'src/lib/util.js']) await utimes(join(bench.context, path), old, old);
+      await bench.build();
+      await bench.write('src/app.js', 'console.log("seen")\n');
+      await bench.write('src/lib/util.js', 'export const x = "not announced"\n');
+      const hinted = await bench.build({changedPaths: ['src/app.js']});
+      assert.equal(stepsOf(hinted.events).at(-1)!.reason, 'src/app.js changed', 'the unannounced edit is not looked at');
+      const full = await bench.build();
+      assert.equal(stepsOf(full.events).at(-1)!.reason, 'src/lib/util.js changed', 'a build without the hint checks everything');
+    }));
+
   test('builder prune empties the cache and cache roots keep layers alive until then', () =>
     withBench(async bench => {
       await project(bench);

@@ -69,6 +69,50 @@ describe(`RUN (${unprivileged ? 'unprivileged, user namespace' : 'as root'})`, {
       assert.ok((await readFile(join(rootfs, 'hosts-copy'), 'utf8')).includes('localhost'));
     }));
 
+  test('in copy mode (no overlayfs) the change set is the same: new files, whiteouts, changed modes', () =>
+    withBench(async bench => {
+      await bench.write('Dockerfile', [
+        'FROM base:latest',
+        'RUN mkdir -p /data/sub && echo one > /data/sub/file && chmod 700 /data',
+        'RUN rm /etc/os-release && rm -r /data/sub && echo two > /data/new && chmod 0600 /etc/passwd',
+        '',
+      ].join('\n'));
+      const {result} = await bench.build({runMode: 'copy'});
+      const paths = await layerPaths(bench, result.imageId, 2);
+      assert.ok(paths.includes('etc/.wh.os-release'), paths.join(', '));
+      assert.ok(paths.includes('data/.wh.sub'));
+      assert.ok(paths.includes('data/new'));
+      assert.ok(paths.includes('etc/passwd'), 'a changed mode puts the file in the layer');
+      assert.ok(!paths.includes('etc/group'), 'unchanged files stay out');
+      const rootfs = await bench.rootfs(result.imageId);
+      await assert.rejects(readFile(join(rootfs, 'data/sub/file')), {code: 'ENOENT'});
+      assert.equal(await readFile(join(rootfs, 'data/new'), 'utf8'), 'two\n');
+      assert.equal((await describePath(join(rootfs, 'data'))).mode, 0o700);
+    }));
+
+  test('cancelling a build kills the running step and tags nothing', () =>
+    withBench(async bench => {
+      await bench.write('Dockerfile', 'FROM base:latest\nRUN echo started; sleep 60\n');
+      const controller = new AbortController();
+      const {build} = await import('../../engine/build/build.js');
+      const began = Date.now();
+      const events: string[] = [];
+      await assert.rejects(
+        build({store: bench.store, contextDir: bench.context, tags: ['cancelled:latest']}, {
+          signal: controller.signal,
+          onEvent: event => {
+            events.push(event.type);
+            if (event.type === 'step-output') controller.abort();
+          },
+        }),
+        {code: 'ERR_BUILD_CANCELLED'},
+      );
+      assert.ok(Date.now() - began < 30_000, 'the sleep was killed');
+      assert.equal(events.at(-1), 'build-failed');
+      await assert.rejects(bench.store.resolveImage('cancelled:latest'));
+      assert.deepEqual(await bench.store.fsck(), []);
+    }));
+
   test('a failing command stops the build with the step, its exit code and its last output lines', () =>
     withBench(async bench => {
       await bench.write('Dockerfile', 'FROM base:latest\nRUN echo before\nRUN echo line one; echo line two >&2; exit 3\nRUN echo never\n');
