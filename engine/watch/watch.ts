@@ -71,6 +71,8 @@ interface PendingPath {
   /** An event arrived while a build ran: rebuild without the content check. */
   suspect: boolean;
   directoryEvent: boolean;
+  /** Only raw events so far: when nothing changed, say nothing (they are noisy by nature). */
+  rawOnly: boolean;
 }
 
 interface ScannedEntry {
@@ -254,6 +256,9 @@ class WatchSession {
         }
         this.onFsEvent(event as FsEventName, path);
       });
+      watcher.on('raw', (rawEvent, name, details) => {
+        if (ready) this.onRawEvent(rawEvent, name, (details as {watchedPath: string}).watchedPath);
+      });
       watcher.on('error', error => {
         if (!ready) {
           const tooMany = (error as NodeJS.ErrnoException).code === 'ENOSPC' || (error as NodeJS.ErrnoException).code === 'EMFILE';
@@ -289,15 +294,30 @@ class WatchSession {
 
   // ---- bursts ---------------------------------------------------------------------------------------
 
-  private onFsEvent(event: FsEventName, path: string): void {
+  /**
+   * chokidar reports a change only when the mtime moved, so a `chmod +x` (which COPY preserves) would go
+   * unseen: its raw events are taken as possible changes too, and the content check sorts them out.
+   */
+  private onRawEvent(rawEvent: string, name: string | null | undefined, watchedPath: string): void {
+    if (rawEvent !== 'change') return;
+    const known = this.baseline.get(watchedPath);
+    const path = !name || (known && known.type !== 'dir') ? watchedPath : join(watchedPath, name);
+    if (this.rules.isIgnoredPath(path)) return;
+    this.onFsEvent('change', path, true);
+  }
+
+  private onFsEvent(event: FsEventName, path: string, raw = false): void {
     if (this.stopping) return;
     const now = this.clock();
     const known = this.pending.get(path);
     if (known) {
       known.suspect ||= this.building || this.baselining;
       known.directoryEvent ||= event === 'addDir' || event === 'unlinkDir';
+      known.rawOnly &&= raw;
     } else {
-      this.pending.set(path, {firstAt: now, suspect: this.building || this.baselining, directoryEvent: event === 'addDir' || event === 'unlinkDir'});
+      this.pending.set(path, {
+        firstAt: now, suspect: this.building || this.baselining, directoryEvent: event === 'addDir' || event === 'unlinkDir', rawOnly: raw,
+      });
     }
     this.lastEventAt = now;
     this.burstStartedAt ??= now;
@@ -370,6 +390,7 @@ class WatchSession {
       }
       const before = this.baseline.get(path);
       if (!info.suspect && sameContent(before, now)) {
+        if (info.rawOnly) return;
         this.emit({type: 'change-ignored', path: this.display(path), why: before || now ? 'content unchanged' : 'appeared and vanished'});
         return;
       }
