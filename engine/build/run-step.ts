@@ -229,11 +229,13 @@ async function copyChanges(lowerDir: string | undefined, upperDir: string, mappe
       const before = lowerDir ? await lstatOrNull(join(lowerDir, path)) : null;
       const link = stats.isSymbolicLink() ? await readlink(hostPath) : undefined;
       const owner = mapper(stats);
+      // Both trees were made under the same id mapping: compare owners as the image sees them.
+      const beforeOwner = before ? mapper(before) : undefined;
       const same =
         before !== null &&
         before.mode === stats.mode &&
-        before.uid === owner.uid &&
-        before.gid === owner.gid &&
+        beforeOwner!.uid === owner.uid &&
+        beforeOwner!.gid === owner.gid &&
         (stats.isDirectory() || (before.size === stats.size && before.mtimeMs === stats.mtimeMs)) &&
         (!stats.isSymbolicLink() || (await readlink(join(lowerDir!, path))) === link);
       if (stats.isDirectory()) {
