@@ -158,6 +158,22 @@ describe('build cache', () => {
       assert.ok(stepsOf(rebuilt.events).slice(1).every(step => !step.cached));
     }));
 
+  test('identical input gives identical layer bytes, in another store too', async () => {
+    const diffIds: string[][] = [];
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await withBench(async bench => {
+        await bench.write('Dockerfile', 'FROM base:latest\nWORKDIR /app\nCOPY src/ ./src/\nCOPY --chown=app --chmod=640 src/app.js /owned.js\n');
+        await bench.write('src/app.js', 'console.log(1)\n');
+        await bench.write('src/lib/util.js', 'export {}\n');
+        const fixed = new Date('2025-01-02T03:04:05Z');
+        for (const path of ['src/app.js', 'src/lib/util.js', 'src/lib', 'src']) await utimes(join(bench.context, path), fixed, fixed);
+        const {result} = await bench.build();
+        diffIds.push((await bench.config(result.imageId)).rootfs.diff_ids);
+      });
+    }
+    assert.deepEqual(diffIds[0], diffIds[1]);
+  });
+
   test('miss reasons compare the inputs of the last build of the same step', () => {
     const base = {key: 'k', instruction: 'COPY src/ /app/', parent: 'p', first: false, args: {}, files: {'src/a.js': '1', 'src/b.js': '1'}};
     assert.equal(explainMiss(undefined, base, {noCache: false}), 'no cache record');
