@@ -334,6 +334,37 @@ describe('watch mode', () => {
     });
   });
 
+  test('a new folder of files and its removal each rebuild, and the image follows', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      await started(bench);
+      const files = async (imageId: string) => {
+        const image = await bench.store.resolveImage(imageId);
+        const {readLayerMembers} = await import('../../engine/layer/index.js');
+        const paths: string[] = [];
+        await readLayerMembers(bench.store.content.openBlob(image.manifest.layers[1].digest), member => {
+          paths.push(member.path);
+        });
+        return paths.filter(path => path.includes('feature'));
+      };
+      let mark = bench.events.length;
+      await mkdir(join(bench.context, 'src/feature/deep'), {recursive: true});
+      await writeFile(join(bench.context, 'src/feature/a.js'), 'a\n');
+      await writeFile(join(bench.context, 'src/feature/deep/b.js'), 'b\n');
+      let rebuilt = await bench.waitFor('rebuilt', {from: mark, where: event => event.changedPaths.includes('src/feature/deep/b.js')});
+      assert.deepEqual((await files(rebuilt.imageId)).sort(), ['app/src/feature', 'app/src/feature/a.js', 'app/src/feature/deep', 'app/src/feature/deep/b.js']);
+      await bench.settle(300);
+      mark = bench.events.length;
+      await rm(join(bench.context, 'src/feature'), {recursive: true});
+      rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      await bench.settle(300);
+      const last = bench.of('rebuilt').at(-1)!;
+      assert.ok(last.changedPaths.includes('src/feature'), `changed: ${last.changedPaths.join(', ')}`);
+      assert.deepEqual(await files(last.imageId), []);
+      assert.equal(await bench.tagged(), last.imageId);
+    });
+  });
+
   test('a replaced image is removed once no tag names it, unless pruning is off', async () => {
     await withWatchBench(async bench => {
       await scratchProject(bench);
