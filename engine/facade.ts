@@ -4,7 +4,7 @@
 import {createReadStream, watch, type FSWatcher} from 'node:fs';
 import {mkdir, readFile, rename, writeFile} from 'node:fs/promises';
 import {homedir} from 'node:os';
-import {join} from 'node:path';
+import {dirname, join} from 'node:path';
 import {Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {createGunzip} from 'node:zlib';
@@ -56,6 +56,7 @@ export class Engine {
   private readonly now: () => Date;
   private readonly indexCache = new Map<string, Promise<LayerIndex>>();
   private readonly gcKeepers: (() => Promise<Iterable<string>>)[] = [];
+  private summaries?: Map<string, ImageSummaryRecord>;
 
   private constructor(store: Store, options: EngineOptions) {
     this.store = store;
@@ -81,25 +82,18 @@ export class Engine {
   // ---- listing -------------------------------------------------------------------------------------
 
   async listImages(options: ListImagesOptions = {}): Promise<ImageSummary[]> {
-    const images = await this.store.listImages();
-    const childrenOf = new Map<string, string[]>();
-    for (const image of images) {
-      for (const candidate of images) {
-        if (candidate.id !== image.id && isBuiltOn(candidate.config, image.config)) {
-          childrenOf.set(image.id, [...(childrenOf.get(image.id) ?? []), candidate.id]);
-        }
-      }
-    }
+    const images = await this.imageRecords();
+    const childrenOf = childrenByLayers(images);
     const filters = options.filters ?? {};
     const byName = options.repository ? referenceFilter(options.repository, true) : undefined;
     const byReference = (filters.reference ?? []).map(pattern => referenceFilter(pattern, false));
-    const before = filters.before ? await this.store.resolveImage(filters.before) : undefined;
-    const since = filters.since ? await this.store.resolveImage(filters.since) : undefined;
+    const before = filters.before ? await this.resolve(filters.before) : undefined;
+    const since = filters.since ? await this.resolve(filters.since) : undefined;
 
     const rows: ImageSummary[] = [];
     for (const image of images) {
-      const children = [...new Set(childrenOf.get(image.id) ?? [])];
-      const labels = image.config.config?.Labels ?? {};
+      const children = childrenOf.get(image.id) ?? [];
+      const labels = image.labels;
       const dangling = image.tags.length === 0;
       if (dangling && children.length > 0 && !options.all) continue;
       if (filters.dangling !== undefined && filters.dangling !== (dangling && children.length === 0)) continue;
@@ -137,12 +131,58 @@ export class Engine {
     return rows;
   }
 
+  /**
+   * What listing needs of every image, newest first. Manifests never change, so what was read of one is kept
+   * in `cache/images.json` by its digest: a new process lists thousands of images from two files (index.json
+   * and that one) instead of two blobs per image. An entry the file does not know sends the listing through
+   * the store, which rewrites the file.
+   */
+  private async imageRecords(): Promise<ImageRecord[]> {
+    const groups = this.store.groupEntries(await this.store.readIndex());
+    this.summaries ??= await readSummaryFile(this.summaryFile());
+    const known = this.summaries;
+    let records: ImageRecord[];
+    if (groups.every(group => known.has(group.target.digest))) {
+      records = groups.map(group => ({...known.get(group.target.digest)!, tags: group.tags}));
+    } else {
+      const images = await this.store.listImages();
+      for (const image of images) known.set(image.target.digest, summarize(image));
+      const live = new Set(groups.map(group => group.target.digest));
+      for (const digest of known.keys()) if (!live.has(digest)) known.delete(digest);
+      await writeSummaryFile(this.summaryFile(), known).catch(() => undefined);
+      records = images.map(image => ({...known.get(image.target.digest)!, tags: image.tags}));
+    }
+    return records
+      .map((record, order) => ({record, order, time: record.created ? Date.parse(record.created) || 0 : 0}))
+      .sort((a, b) => b.time - a.time || a.order - b.order)
+      .map(entry => entry.record);
+  }
+
+  /**
+   * Finds an image as the store does, but answers IDs and ID prefixes from the listing's summaries, so that
+   * selecting an image by ID does not read every image's blobs.
+   */
+  private async resolve(name: string): Promise<StoredImage> {
+    const hex = /^(?:sha256:)?([0-9a-f]{4,64})$/.exec(name.trim())?.[1];
+    // A short hex word may also be a repository name ("cafe"): docker tries the reference first.
+    const couldBeName = !name.includes(':') && (await this.store.listEntries()).some(entry => entry.reference && familiarRepository(entry.reference) === name);
+    if (hex && !couldBeName) {
+      const matches = new Set((await this.imageRecords()).filter(record => record.id.startsWith(`sha256:${hex}`)).map(record => record.manifestDigest));
+      if (matches.size === 1) return this.store.resolveImage([...matches][0]);
+    }
+    return this.store.resolveImage(name);
+  }
+
+  private summaryFile(): string {
+    return join(this.root, 'cache', 'images.json');
+  }
+
   async inspectImages(names: readonly string[]): Promise<InspectResult> {
     const found: Record<string, unknown>[] = [];
     const missing: string[] = [];
     for (const name of names) {
       try {
-        found.push(inspectObject(await this.store.resolveImage(name)));
+        found.push(inspectObject(await this.resolve(name)));
       } catch (error) {
         if ((error as {code?: string}).code === 'ERR_IMAGE_NOT_FOUND') missing.push(name);
         else throw error;
@@ -152,7 +192,7 @@ export class Engine {
   }
 
   async history(name: string): Promise<HistoryRow[]> {
-    const image = await this.store.resolveImage(name);
+    const image = await this.resolve(name);
     const layers = historyWithLayers(image.config);
     const rows = layers.map((row): HistoryRow => ({
       id: '<missing>',
@@ -169,7 +209,7 @@ export class Engine {
   }
 
   async layers(name: string): Promise<LayerInfo[]> {
-    const image = await this.store.resolveImage(name);
+    const image = await this.resolve(name);
     const byLayer = new Map<number, {created_by?: string; created?: string; comment?: string}>();
     for (const row of historyWithLayers(image.config)) {
       if (row.layerIndex !== undefined) byLayer.set(row.layerIndex, row.entry);
@@ -226,7 +266,7 @@ export class Engine {
 
   /** The tree of what layer `layerIndex` changed, or (aggregate) the whole filesystem up to it. */
   async layerTree(name: string, layerIndex: number, options: {aggregate: boolean}): Promise<FileTreeNode> {
-    const image = await this.store.resolveImage(name);
+    const image = await this.resolve(name);
     if (layerIndex < 0 || layerIndex >= image.manifest.layers.length) {
       throw new UserError('ERR_NO_SUCH_LAYER', `image ${name} has no layer ${layerIndex} (it has ${image.manifest.layers.length})`);
     }
@@ -235,7 +275,7 @@ export class Engine {
   }
 
   async waste(name: string): Promise<WasteReport> {
-    const image = await this.store.resolveImage(name);
+    const image = await this.resolve(name);
     const indexes = await this.layerIndexes(image);
     const layers = await this.layers(name);
     return computeWaste(indexes.map((index, position) => ({index, createdBy: layers[position]?.createdBy})));
@@ -247,7 +287,7 @@ export class Engine {
    */
   async readLayerFile(name: string, layerIndex: number, path: string, options: {limit?: number} = {}): Promise<LayerFile> {
     const limit = options.limit ?? 64 * 1024;
-    const image = await this.store.resolveImage(name);
+    const image = await this.resolve(name);
     const indexes = await this.layerIndexes(image, layerIndex);
     const clean = path.replace(/^\/+/, '');
     for (let position = indexes.length - 1; position >= 0; position--) {
@@ -280,7 +320,7 @@ export class Engine {
     const untagged: string[] = [];
     const deleted: string[] = [];
     for (const name of names) {
-      const image = await this.store.resolveImage(name);
+      const image = await this.resolve(name);
       const short = image.id.slice(7, 19);
       const byTag = image.tags.includes(familiarOf(name));
       if (byTag && image.tags.length > 1) {
@@ -429,11 +469,76 @@ function familiarOf(name: string): string {
   }
 }
 
-/** True when `child`'s layers start with all of `parent`'s and it has more. */
-function isBuiltOn(child: ImageConfig, parent: ImageConfig): boolean {
-  const a = child.rootfs?.diff_ids ?? [];
-  const b = parent.rootfs?.diff_ids ?? [];
-  return b.length > 0 && a.length > b.length && b.every((diffId, index) => a[index] === diffId);
+/** What listing keeps of one manifest (immutable, so it can be cached by the manifest's digest). */
+interface ImageSummaryRecord {
+  readonly id: string;
+  readonly manifestDigest: string;
+  readonly created?: string;
+  readonly size: number;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly diffIds: readonly string[];
+}
+
+interface ImageRecord extends ImageSummaryRecord {
+  readonly tags: readonly string[];
+}
+
+function summarize(image: StoredImage): ImageSummaryRecord {
+  return {
+    id: image.id,
+    manifestDigest: image.manifestDigest,
+    created: image.created,
+    size: image.size,
+    labels: image.config.config?.Labels ?? {},
+    diffIds: image.config.rootfs.diff_ids,
+  };
+}
+
+async function readSummaryFile(path: string): Promise<Map<string, ImageSummaryRecord>> {
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as {version?: number; images?: Record<string, ImageSummaryRecord>};
+    if (parsed.version === 1 && parsed.images && typeof parsed.images === 'object') return new Map(Object.entries(parsed.images));
+  } catch {
+    // Missing or damaged: it is only a cache, rebuilt from the blobs.
+  }
+  return new Map();
+}
+
+async function writeSummaryFile(path: string, summaries: Map<string, ImageSummaryRecord>): Promise<void> {
+  await mkdir(dirname(path), {recursive: true});
+  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(temporary, JSON.stringify({version: 1, images: Object.fromEntries(summaries)}));
+  await rename(temporary, path);
+}
+
+/**
+ * Image ID -> IDs of the images built on it: those whose layer list starts with all of its layers and has more.
+ * Every image's chain IDs are looked up once, so this is linear in the layers, not quadratic in the images.
+ */
+function childrenByLayers(images: readonly ImageRecord[]): Map<string, string[]> {
+  const byTopChain = new Map<string, string[]>();
+  const chainsOf = new Map<ImageRecord, string[]>();
+  for (const image of images) {
+    const chains = chainIds(image.diffIds);
+    chainsOf.set(image, chains);
+    if (chains.length === 0) continue;
+    const top = chains[chains.length - 1];
+    const same = byTopChain.get(top);
+    if (same) same.push(image.id);
+    else byTopChain.set(top, [image.id]);
+  }
+  const children = new Map<string, Set<string>>();
+  for (const image of images) {
+    const chains = chainsOf.get(image)!;
+    for (let position = 0; position < chains.length - 1; position++) {
+      for (const parent of byTopChain.get(chains[position]) ?? []) {
+        let set = children.get(parent);
+        if (!set) children.set(parent, (set = new Set()));
+        set.add(image.id);
+      }
+    }
+  }
+  return new Map([...children].map(([parent, set]) => [parent, [...set]]));
 }
 
 /** docker's reference filter: a glob on the familiar repository and, when given, the tag. */

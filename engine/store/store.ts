@@ -442,7 +442,8 @@ export class Store {
   }
 
   /** Groups index entries by target digest, in index order, with their familiar tags. */
-  private groupEntries(index: ImageIndex): {target: Descriptor; tags: string[]}[] {
+  /** index.json entries grouped by the manifest (or index) they point at, with their familiar tags. */
+  groupEntries(index: ImageIndex): {target: Descriptor; tags: string[]}[] {
     const groups = new Map<string, {target: Descriptor; tags: string[]}>();
     const seenTags = new Set<string>();
     for (const descriptor of index.manifests) {
@@ -514,6 +515,11 @@ export class Store {
       throw new ImageNotFoundError(text);
     }
 
+    if (wantedDigest !== undefined) {
+      // A manifest digest names its index entry directly: no need to read every image.
+      const direct = groups.find(group => group.target.digest === wantedDigest);
+      if (direct) return load(direct);
+    }
     const images = (await mapLimit(groups, 16, group => load(group).catch(() => undefined)))
       .filter((image): image is StoredImage => image !== undefined);
     if (wantedDigest !== undefined) {
