@@ -19,3 +19,6 @@ export {createWatchPrinter, type WatchProgressMode} from './watch/progress.js';
 export {writeImageIdFile} from './build/iidfile.js';
 export {checkDockerfileFile as checkDockerfile, type DockerfileCheckResult} from './dockerfile/check.js';
 export {formatDockerfileExcerpt} from './dockerfile/excerpt.js';
+export {defaultDebounceMs, type WatchEngine} from './watch/options.js';
+export {WatchContextError} from './watch/errors.js';
+export {isWatchOwnEvent} from './watch/events.js';
