@@ -14,13 +14,13 @@ export function humanSize(bytes: number): string {
     value /= 1000;
     unit++;
   }
-  return `${formatSignificant(value, 3)}${sizeUnits[unit]}`;
-}
-
-// Go's %.3g: shortest of 3 significant digits, without trailing zeros.
-function formatSignificant(value: number, digits: number): string {
-  if (value === 0) return '0';
-  return String(Number(value.toPrecision(digits)));
+  // Three significant digits without trailing zeros; 999.9kB rounds up to 1MB rather than "1000kB".
+  let text = Number(value.toPrecision(3));
+  if (text >= 1000 && unit < sizeUnits.length - 1) {
+    text = Number((value / 1000).toPrecision(3));
+    unit++;
+  }
+  return `${text}${sizeUnits[unit]}`;
 }
 
 /** A duration as docker's "CREATED" column words it, before " ago". */

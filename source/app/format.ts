@@ -3,49 +3,7 @@
  * three significant digits ("7.05MB", "45.6kB") and human durations ("About an hour ago", "3 days ago").
  */
 
-const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-
-export function humanSize(bytes: number): string {
-  let value = Math.max(0, bytes);
-  let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  let text = Number(value.toPrecision(3));
-  // 999.9kB rounds to 1000kB: say 1MB instead, as a person would.
-  if (text >= 1000 && unit < UNITS.length - 1) {
-    text = Number((value / 1000).toPrecision(3));
-    unit++;
-  }
-  return `${text}${UNITS[unit]}`;
-}
-
-/** docker's HumanDuration: the coarse age of something. */
-export function humanDuration(milliseconds: number): string {
-  const seconds = Math.floor(milliseconds / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(seconds / 3600);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
-  return `${Math.floor(hours / 24 / 365)} years`;
-}
-
-/** "2 hours ago" for an ISO time, "N/A" when unknown (as docker shows an image without a created time). */
-export function timeAgo(iso: string | undefined, now: Date): string {
-  if (!iso) return 'N/A';
-  const then = Date.parse(iso);
-  if (Number.isNaN(then)) return 'N/A';
-  return `${humanDuration(Math.max(0, now.getTime() - then))} ago`;
-}
+export {humanDuration, humanSize, shortId, timeAgo} from '../format.js';
 
 /** A build step's duration: "0.4s", "12.3s", "2m05s". */
 export function stepDuration(milliseconds: number): string {
@@ -53,11 +11,6 @@ export function stepDuration(milliseconds: number): string {
   const minutes = Math.floor(milliseconds / 60_000);
   const seconds = Math.floor((milliseconds % 60_000) / 1000);
   return `${minutes}m${String(seconds).padStart(2, '0')}s`;
-}
-
-/** The 12 hex digits docker shows for an ID. */
-export function shortId(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
 /** Cuts text to a width, marking the cut with an ellipsis. */
