@@ -140,6 +140,12 @@ describe('build parity with docker build (BuildKit)', {concurrency: false, timeo
       if (/prepare:/.test(notes)) await prepareArchives(context);
       const tag = `parity-${name}:latest`;
 
+      if (await lstat(join(context, 'parent.Dockerfile')).then(() => true, () => false)) {
+        const parentFile = join(context, 'parent.Dockerfile');
+        const parent = await daemon!.docker(['build', '--network', 'none', '-f', parentFile, '-t', 'onbuild-parent:latest', context]);
+        assert.equal(parent.code, 0, parent.stderr);
+        await build({store, contextDir: context, dockerfile: parentFile, tags: ['onbuild-parent:latest'], network: 'none'});
+      }
       const dockerBuild = await daemon!.docker(['build', '--network', 'none', '-t', tag, context]);
       if (dockerBuild.code !== 0) {
         if (/requires: heredocs/.test(notes)) return t.skip(`this docker's builder rejects heredocs: ${dockerBuild.stderr.trim().split('\n').at(-1)}`);
