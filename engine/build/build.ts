@@ -171,12 +171,10 @@ export async function build(options: BuildOptions, hooks: BuildHooks = {}): Prom
     return {...result, durationMs};
   } catch (error) {
     const failure = hooks.signal?.aborted ? new BuildCancelledError() : error;
-    const located = failure as {line?: number; endLine?: number};
     if (failure instanceof DockerfileSyntaxError) excerpt = dockerfileExcerpt(text, dockerfileName, failure.line, failure.endLine);
     else if (failure instanceof BuildError && failure.step) {
       excerpt = failure.excerpt ?? dockerfileExcerpt(text, dockerfileName, failure.step.line, (failure as {endLine?: number}).endLine ?? failure.step.line);
     } else if (currentStep && isUserError(failure)) excerpt = dockerfileExcerpt(text, dockerfileName, currentStep.line);
-    void located;
     if (failure instanceof BuildError && excerpt) failure.excerpt = excerpt;
     const message = failure instanceof DockerfileSyntaxError ? failure.detail : (failure as Error).message;
     emit({
@@ -670,7 +668,6 @@ class Builder {
   ): Promise<void> {
     const instruction = expandInstruction(raw, state.env, {file: this.dockerfileName});
     const config = state.config;
-    const container = containerConfig(config);
     let argv: string[];
     if (instruction.form === 'exec') argv = [...instruction.args];
     else {
@@ -692,7 +689,6 @@ class Builder {
       }
       argv = withShell(config, command);
     }
-    void container;
     return this.runArgv(planned, state, raw, index, onbuild, argv, instruction.network);
   }
 

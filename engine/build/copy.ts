@@ -214,12 +214,12 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
 
   for (const node of matched) {
     if (node.type === 'dir') {
-      await builder.ensureDir(destPath, true);
+      await builder.ensureDir(destPath);
       await copyDirectoryContents(request, builder, node, destPath, lines, files);
       continue;
     }
     if (request.add && node.type === 'file' && (await archiveKind(node.hostPath))) {
-      await builder.ensureDir(destPath, true);
+      await builder.ensureDir(destPath);
       const checksum = await checksumOf(request.tree, node);
       files[node.path] = checksum;
       lines.push(`${node.path}\0${destPath}\0archive\0${checksum}`);
@@ -227,7 +227,7 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
       continue;
     }
     const target = intoDir ? joinRel(destPath, baseName(node.path)) : destPath;
-    await builder.ensureDir(parentRel(target), false);
+    await builder.ensureDir(parentRel(target));
     const checksum = await checksumOf(request.tree, node);
     files[node.path] = checksum;
     lines.push(`${node.path}\0${target}\0${checksum}`);
@@ -236,7 +236,7 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
 
   for (const heredoc of request.heredocs) {
     const target = intoDir ? joinRel(destPath, heredoc.name) : destPath;
-    await builder.ensureDir(parentRel(target), false);
+    await builder.ensureDir(parentRel(target));
     const content = Buffer.from(heredoc.content);
     lines.push(`<<${heredoc.name}\0${target}\0${createHash('sha256').update(content).digest('hex')}`);
     builder.add({path: target, type: 'file', mode: request.chmod ?? 0o644, ...builder.owner(0, 0), size: content.length, content});
@@ -245,7 +245,7 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
   for (const url of urls) {
     const fetched = await fetchUrl(url, request.scratchDir, request.signal);
     const target = intoDir ? joinRel(destPath, fetched.name) : destPath;
-    await builder.ensureDir(parentRel(target), false);
+    await builder.ensureDir(parentRel(target));
     lines.push(`${url}\0${target}\0${fetched.digest}`);
     files[url] = fetched.digest;
     builder.add({
@@ -305,8 +305,7 @@ class EntryBuilder {
    * --chown owner); those it has are written with their own metadata, since a layer that holds a child must
    * hold its parent and overlayfs shows the topmost copy of a directory.
    */
-  async ensureDir(dir: string, isCopyRoot: boolean): Promise<void> {
-    void isCopyRoot;
+  async ensureDir(dir: string): Promise<void> {
     if (dir === '') return;
     const parts = dir.split('/');
     for (let index = 1; index <= parts.length; index++) {
@@ -462,16 +461,16 @@ async function extractArchive(path: string, destDir: string, builder: EntryBuild
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(chunk as Buffer);
       const content = Buffer.concat(chunks);
-      await builder.ensureDir(parentRel(target), false);
+      await builder.ensureDir(parentRel(target));
       builder.add({path: target, type: 'file', mode, ...owner, size: content.length, content, mtime: member.mtime});
     } else if (member.type === 'dir') {
-      await builder.ensureDir(parentRel(target), false);
+      await builder.ensureDir(parentRel(target));
       if (!(await builder.keepExistingDir(target))) builder.add({path: target, type: 'dir', mode, ...owner, mtime: member.mtime});
     } else if (member.type === 'symlink') {
-      await builder.ensureDir(parentRel(target), false);
+      await builder.ensureDir(parentRel(target));
       builder.add({path: target, type: 'symlink', mode: 0o777, ...owner, linkname: member.linkname, mtime: member.mtime});
     } else if (member.type === 'hardlink') {
-      await builder.ensureDir(parentRel(target), false);
+      await builder.ensureDir(parentRel(target));
       builder.add({path: target, type: 'hardlink', mode, ...owner, linkname: joinRel(destDir, member.linkname ?? ''), mtime: member.mtime});
     }
   });
