@@ -845,7 +845,8 @@ class Builder {
 
   private async openContext(): Promise<Context> {
     if (this.context) return this.context;
-    const key = `${this.store.root}\0${this.contextDir}`;
+    // Per Dockerfile too: `<Dockerfile>.dockerignore` may give each its own filter over the same folder.
+    const key = `${this.store.root}\0${this.contextDir}\0${this.dockerfilePath}`;
     let context = warmContexts.get(key);
     const filter = await loadContextFilter(this.contextDir, this.dockerfilePath);
     if (!context) {
