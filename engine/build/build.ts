@@ -56,7 +56,7 @@ import {loadContextFilter} from './ignore.js';
 import {resolveChown, RootfsView} from './rootfs-view.js';
 import {runStep} from './run-step.js';
 import {chainOf, startSeed, type SeedReuse} from './snapshot-seed.js';
-import {storeLayer} from './tar-writer.js';
+import {storeLayer} from './store-layer.js';
 
 export interface BuildOptions {
   /** An open store, or its root folder. */

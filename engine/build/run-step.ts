@@ -18,7 +18,7 @@ import {findXattrs} from '../layer/xattr.js';
 import {runIsolated, RuntimeUnavailableError, type IdMapEntry} from '../runtime/index.js';
 import type {Snapshots} from '../snapshot/snapshots.js';
 import {chainOf, seedFromUpper} from './snapshot-seed.js';
-import {storeLayer} from './tar-writer.js';
+import {storeLayer} from './store-layer.js';
 import {isOverlayWhiteout, listInStack, lookupInStack} from '../snapshot/stack.js';
 import type {Store} from '../store/store.js';
 import {BuildError, RunFailedError} from './errors.js';

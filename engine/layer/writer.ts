@@ -64,6 +64,9 @@ const TAR_TYPE = {
  * target) throw `LayerEntryError` before anything is written. If `out` pipes on, wait for that downstream
  * stream yourself.
  */
+/** Output is written in batches of about this many bytes. */
+const BATCH_BYTES = 1 << 20;
+
 export async function writeLayer(
   entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
   out: Writable,
@@ -72,11 +75,28 @@ export async function writeLayer(
   const pack = tar.pack();
   const hash = createHash('sha256');
   let size = 0;
+  // tar-stream emits a chunk per header, body and padding: gather them into large writes before hashing and
+  // writing, which makes a layer of thousands of small files several times cheaper to write.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < BATCH_BYTES) return callback();
+      const batch = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      hash.update(batch);
+      size += batch.length;
+      callback(null, batch);
+    },
+    flush(callback) {
+      if (pendingBytes === 0) return callback();
+      const batch = Buffer.concat(pending, pendingBytes);
+      hash.update(batch);
+      size += batch.length;
+      callback(null, batch);
     },
   });
   const feeding = feed(pack, sorted).catch((error: unknown) => {
@@ -235,7 +255,10 @@ function isSmallSourceFile(entry: LayerEntry): boolean {
   return entry.type === 'file' && !entry.content && entry.sourcePath !== undefined && entry.size !== undefined && entry.size <= SMALL_FILE;
 }
 
-/** Reads exactly `entry.size` bytes; a file that changed size since it was listed is an error. */
+/**
+ * Reads a small file whole. When it changed size since it was listed, what is on disk now is written (as a
+ * context tar taken at this moment would hold it), as long as it is still small; otherwise it is an error.
+ */
 async function readSmallFile(entry: LayerEntry): Promise<Buffer> {
   const handle = await open(entry.sourcePath!, 'r');
   try {
@@ -248,7 +271,11 @@ async function readSmallFile(entry: LayerEntry): Promise<Buffer> {
     }
     const {bytesRead: extra} = await handle.read(Buffer.alloc(1), 0, 1, filled);
     if (filled !== buffer.length || extra !== 0) {
-      throw new StrataError('ERR_LAYER_SOURCE', `write layer: read ${entry.sourcePath}: file changed size while it was being read`);
+      const now = await handle.readFile();
+      if (now.length > SMALL_FILE) {
+        throw new StrataError('ERR_LAYER_SOURCE', `write layer: read ${entry.sourcePath}: file changed size while it was being read`);
+      }
+      return now;
     }
     return buffer;
   } catch (error) {
