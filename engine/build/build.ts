@@ -35,7 +35,12 @@ import {Context} from './context.js';
 import {contextTree, planCopy, rootfsTree, type CopyPlan, type SourceTree} from './copy.js';
 import {BaseImageNotFoundError, BuildCancelledError, BuildError, InstructionError, TargetNotFoundError} from './errors.js';
 import type {BuildEvent, StepRef, StepSummary} from './events.js';
-import {dockerfileExcerpt} from './excerpt.js';
+import {formatDockerfileExcerpt} from '../dockerfile/excerpt.js';
+
+/** The Dockerfile lines a build error points at, as the front end renders them (BuildKit's layout). */
+function dockerfileExcerpt(text: string, file: string, start: number, end = start): string {
+  return formatDockerfileExcerpt(text, start, end, '', {file});
+}
 import {copyHistory, goQuotedList, healthcheckHistory, runHistory} from './history-text.js';
 import {
   addHistory,

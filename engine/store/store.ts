@@ -682,6 +682,7 @@ export class Store {
    * Refuses (BlobNotFoundError) when a blob the image needs is missing.
    */
   private async addEntries(target: Descriptor, references: Reference[], created?: string): Promise<void> {
+    if (await this.entriesAlreadyPoint(target, references)) return;
     await this.updateIndex(async index => {
       await this.assertComplete(target);
       const keys = new Set(references.map(referenceKey));
@@ -713,6 +714,27 @@ export class Store {
         }
       }
       index.manifests = entries;
+    });
+  }
+
+  /**
+   * True when index.json already says what `addEntries` would write: every reference names `target` (or, with
+   * none, `target` has an entry). A rebuild that changed nothing then takes no lock and writes nothing.
+   */
+  private async entriesAlreadyPoint(target: Descriptor, references: Reference[]): Promise<boolean> {
+    const index = await this.readIndex();
+    const entries = index.manifests.filter(entry => entry.digest === target.digest);
+    if (references.length === 0) return entries.length > 0;
+    const named = new Set(entries.flatMap(entry => {
+      const reference = entryReference(entry);
+      return reference ? [referenceKey(reference)] : [];
+    }));
+    if (!references.every(reference => named.has(referenceKey(reference)))) return false;
+    // The same names must not also point elsewhere (another tool may have written duplicates).
+    return !index.manifests.some(entry => {
+      if (entry.digest === target.digest) return false;
+      const reference = entryReference(entry);
+      return reference !== undefined && references.some(wanted => referenceKey(wanted) === referenceKey(reference));
     });
   }
 

@@ -1,6 +1,6 @@
 import {Option, type Command} from 'commander';
 import {createPrinter, UserError, writeImageIdFile, type BuildEvent, type ProgressMode} from '../../engine/index.js';
-import {collect, type CliContext} from './context.js';
+import {collect, readAnswer, type CliContext} from './context.js';
 import {humanSize} from '../format.js';
 
 interface BuildCommandOptions {
@@ -101,7 +101,7 @@ export function configureBuilderPruneCommand(command: Command, context: CliConte
     .action(async (options: {force?: boolean}) => {
       if (!options.force) {
         context.stdout.write('WARNING! This will remove all dangling build cache. Are you sure you want to continue? [y/N] ');
-        const answer = await readLine(context.stdin);
+        const answer = await readAnswer(context.stdin);
         if (!/^y(es)?$/i.test(answer.trim())) return;
       }
       const engine = await context.engine();
@@ -131,7 +131,8 @@ export function parseBuildArgs(values: readonly string[], env: Readonly<Record<s
   return args;
 }
 
-function parseKeyValues(values: readonly string[], what: string): Record<string, string> {
+/** `--label K=V` style pairs; a bare `K` gets an empty value. */
+export function parseKeyValues(values: readonly string[], what: string): Record<string, string> {
   const result: Record<string, string> = {};
   for (const value of values) {
     const equals = value.indexOf('=');
@@ -140,23 +141,4 @@ function parseKeyValues(values: readonly string[], what: string): Record<string,
     else result[value.slice(0, equals)] = value.slice(equals + 1);
   }
   return result;
-}
-
-async function readLine(input: NodeJS.ReadableStream): Promise<string> {
-  return new Promise(resolve => {
-    let text = '';
-    const onData = (chunk: Buffer | string) => {
-      text += chunk.toString();
-      if (text.includes('\n')) finish();
-    };
-    const finish = () => {
-      input.off('data', onData);
-      input.off('end', finish);
-      input.pause?.();
-      resolve(text.split('\n')[0] ?? '');
-    };
-    input.on('data', onData);
-    input.on('end', finish);
-    input.resume?.();
-  });
 }

@@ -20,3 +20,23 @@ export type RegisterCommand = (program: Command, context: CliContext) => void;
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** The first line typed on `input` (for "Are you sure? [y/N]" prompts); empty at end of input. */
+export async function readAnswer(input: NodeJS.ReadableStream): Promise<string> {
+  return new Promise(resolve => {
+    let text = '';
+    const onData = (chunk: Buffer | string) => {
+      text += chunk.toString();
+      if (text.includes('\n')) finish();
+    };
+    const finish = () => {
+      input.off('data', onData);
+      input.off('end', finish);
+      input.pause?.();
+      resolve(text.split('\n')[0] ?? '');
+    };
+    input.on('data', onData);
+    input.on('end', finish);
+    input.resume?.();
+  });
+}

@@ -1,6 +1,6 @@
 import type {Command} from 'commander';
 import {humanSize} from '../format.js';
-import type {CliContext} from './context.js';
+import {readAnswer, type CliContext} from './context.js';
 
 /**
  * `strata rmi [-f] IMAGE...` (also `strata image rm`): a tag of an image with other tags is only untagged; the
@@ -42,7 +42,7 @@ export function configureImagePruneCommand(command: Command, context: CliContext
           ? 'WARNING! This will remove all images without at least one container associated to them.'
           : 'WARNING! This will remove all dangling images.';
         context.stdout.write(`${question}\nAre you sure you want to continue? [y/N] `);
-        const answer = await readLine(context.stdin);
+        const answer = await readAnswer(context.stdin);
         if (!/^y(es)?$/i.test(answer.trim())) return;
       }
       const engine = await context.engine();
@@ -55,23 +55,4 @@ export function configureImagePruneCommand(command: Command, context: CliContext
       }
       context.stdout.write(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}\n`);
     });
-}
-
-async function readLine(input: NodeJS.ReadableStream): Promise<string> {
-  return new Promise(resolve => {
-    let text = '';
-    const onData = (chunk: Buffer | string) => {
-      text += chunk.toString();
-      if (text.includes('\n')) finish();
-    };
-    const finish = () => {
-      input.off('data', onData);
-      input.off('end', finish);
-      input.pause?.();
-      resolve(text.split('\n')[0] ?? '');
-    };
-    input.on('data', onData);
-    input.on('end', finish);
-    input.resume?.();
-  });
 }

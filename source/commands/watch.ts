@@ -1,5 +1,6 @@
 import {Option, type Command} from 'commander';
 import {createWatchPrinter, UserError, watchBuild, type WatchProgressMode} from '../../engine/index.js';
+import {parseBuildArgs, parseKeyValues} from './build.js';
 import {collect, type CliContext} from './context.js';
 
 interface WatchCommandOptions {
@@ -79,31 +80,4 @@ function parseDebounce(value: string | undefined): number | undefined {
     throw new UserError('ERR_WATCH_DEBOUNCE', `invalid --debounce ${JSON.stringify(value)}: give milliseconds between 0 and 60000`);
   }
   return ms;
-}
-
-/** docker's --build-arg: `K=V`, or `K` alone takes the value from the environment (and is skipped when unset). */
-export function parseBuildArgs(values: readonly string[], env: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  const args: Record<string, string> = {};
-  for (const value of values) {
-    const equals = value.indexOf('=');
-    if (equals === 0) throw new UserError('ERR_BAD_BUILD_ARG', `invalid --build-arg ${JSON.stringify(value)}: the name is empty`);
-    if (equals === -1) {
-      const fromEnv = env[value];
-      if (fromEnv !== undefined) args[value] = fromEnv;
-      continue;
-    }
-    args[value.slice(0, equals)] = value.slice(equals + 1);
-  }
-  return args;
-}
-
-function parseKeyValues(values: readonly string[], what: string): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const value of values) {
-    const equals = value.indexOf('=');
-    if (equals === 0) throw new UserError('ERR_BAD_LABEL', `invalid --${what} ${JSON.stringify(value)}: the name is empty`);
-    if (equals === -1) result[value] = '';
-    else result[value.slice(0, equals)] = value.slice(equals + 1);
-  }
-  return result;
 }

@@ -6,7 +6,7 @@ import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
 import {createWatchPrinter} from '../../engine/watch/index.js';
 import type {WatchEvent} from '../../engine/watch/index.js';
-import {parseBuildArgs} from '../../source/commands/watch.js';
+import {parseBuildArgs} from '../../source/commands/build.js';
 import {Store} from '../../engine/store/index.js';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
