@@ -347,7 +347,8 @@ export function layerRows(history: readonly HistoryRow[], layers: readonly Layer
   return [...history].reverse().map((row, position) => ({
     position,
     layerIndex: row.emptyLayer ? undefined : row.layerIndex,
-    instruction: instructionText(row.createdBy),
+    // An imported layer records no instruction; its comment ("Imported from ...") says where it came from.
+    instruction: instructionText(row.createdBy) || (row.comment && !row.comment.startsWith('buildkit.') ? `# ${row.comment}` : ''),
     created: row.created,
     size: row.size,
     emptyLayer: row.emptyLayer,
