@@ -10,20 +10,14 @@ export interface WatchEngine {
   build(options: Omit<BuildOptions, 'store' | 'root'>, hooks?: BuildHooks): Promise<BuildResult>;
 }
 
-export interface WatchBuildOptions {
+/** The build's own options (see BuildOptions), plus what watching adds. */
+export interface WatchBuildOptions
+  extends Pick<BuildOptions, 'contextDir' | 'dockerfile' | 'tags' | 'buildArgs' | 'target' | 'labels' | 'network'> {
   /** The engine to build with; or give `store` and the builder is used directly. */
   readonly engine?: WatchEngine;
   readonly store?: Store;
-  readonly contextDir: string;
-  /** Dockerfile path (default `<context>/Dockerfile`); may be outside the context. */
-  readonly dockerfile?: string;
-  readonly tags?: readonly string[];
-  readonly buildArgs?: Readonly<Record<string, string>>;
-  readonly target?: string;
   /** The first build ignores the cache; rebuilds use it. */
   readonly noCache?: boolean;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly network?: 'host' | 'none';
   /**
    * Remove the image a rebuild replaced when no tag names it any more and no image builds on it, as
    * `docker compose watch --prune` does (default true). Its layers stay while the build cache uses them.

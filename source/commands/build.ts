@@ -28,18 +28,28 @@ export function registerBuildCommand(program: Command, context: CliContext): voi
   builder.commands.forEach(command => command.exitOverride());
 }
 
-/** `strata build [OPTIONS] CONTEXT` with docker's flags. */
-export function configureBuildCommand(command: Command, context: CliContext): Command {
+/**
+ * The flags `strata build` and `strata watch` share, with docker's names: -t, -f, --build-arg, --label, --target,
+ * --no-cache and --network.
+ */
+export function addBuildFlags(command: Command, words: {tag: string; noCache: string}): Command {
   return command
-    .description('Build an image from a Dockerfile')
     .argument('<context>', 'the build context folder')
-    .addOption(new Option('-t, --tag <name>', 'name and optionally a tag (name:tag)').argParser(collect))
+    .addOption(new Option('-t, --tag <name>', words.tag).argParser(collect))
     .option('-f, --file <path>', "name of the Dockerfile (default: 'CONTEXT/Dockerfile')")
     .addOption(new Option('--build-arg <arg>', 'set a build-time variable (KEY=VALUE, or KEY to take it from the environment)').argParser(collect))
     .addOption(new Option('--label <label>', 'set metadata for the image (KEY=VALUE)').argParser(collect))
     .option('--target <stage>', 'set the target build stage to build')
-    .option('--no-cache', 'do not use cache when building the image')
-    .addOption(new Option('--network <mode>', 'networking mode for the RUN instructions during build').choices(['host', 'none', 'default']))
+    .option('--no-cache', words.noCache)
+    .addOption(new Option('--network <mode>', 'networking mode for the RUN instructions during build').choices(['host', 'none', 'default']));
+}
+
+/** `strata build [OPTIONS] CONTEXT` with docker's flags. */
+export function configureBuildCommand(command: Command, context: CliContext): Command {
+  return addBuildFlags(command.description('Build an image from a Dockerfile'), {
+    tag: 'name and optionally a tag (name:tag)',
+    noCache: 'do not use cache when building the image',
+  })
     .addOption(new Option('--progress <type>', 'type of progress output').choices(['auto', 'plain', 'json', 'quiet']).default('auto'))
     .option('-q, --quiet', 'suppress the build output and print image ID on success')
     .option('--iidfile <file>', 'write the image ID to the file')

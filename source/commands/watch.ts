@@ -1,7 +1,7 @@
 import {Option, type Command} from 'commander';
 import {createWatchPrinter, UserError, watchBuild, type WatchProgressMode} from '../../engine/index.js';
-import {parseBuildArgs, parseKeyValues} from './build.js';
-import {collect, type CliContext} from './context.js';
+import {addBuildFlags, parseBuildArgs, parseKeyValues} from './build.js';
+import type {CliContext} from './context.js';
 
 interface WatchCommandOptions {
   tag?: string[];
@@ -22,16 +22,10 @@ interface WatchCommandOptions {
  * Ctrl-C (or SIGTERM) stops after the build in flight is cancelled, with exit code 0.
  */
 export function configureWatchCommand(command: Command, context: CliContext): Command {
-  return command
-    .description('Build an image and rebuild it whenever the context or the Dockerfile changes')
-    .argument('<context>', 'the build context folder')
-    .addOption(new Option('-t, --tag <name>', 'name and optionally a tag (name:tag) for each rebuilt image').argParser(collect))
-    .option('-f, --file <path>', "name of the Dockerfile (default: 'CONTEXT/Dockerfile')")
-    .addOption(new Option('--build-arg <arg>', 'set a build-time variable (KEY=VALUE, or KEY to take it from the environment)').argParser(collect))
-    .addOption(new Option('--label <label>', 'set metadata for the image (KEY=VALUE)').argParser(collect))
-    .option('--target <stage>', 'set the target build stage')
-    .option('--no-cache', 'do not use the cache for the first build (rebuilds use what it made)')
-    .addOption(new Option('--network <mode>', 'network for RUN steps').choices(['host', 'none', 'default']))
+  return addBuildFlags(command.description('Build an image and rebuild it whenever the context or the Dockerfile changes'), {
+    tag: 'name and optionally a tag (name:tag) for each rebuilt image',
+    noCache: 'do not use the cache for the first build (rebuilds use what it made)',
+  })
     .addOption(new Option('--progress <type>', 'progress output').choices(['auto', 'plain', 'json']).default('plain'))
     .option('--no-prune', 'keep the images that rebuilds replace (default: remove them once no tag names them)')
     .option('--debounce <ms>', 'quiet period after the last change before rebuilding, in milliseconds (default 100)')

@@ -12,7 +12,7 @@ import {
   type LayerIndex,
   type TreeNode,
 } from '../../engine/layer/index.js';
-import {collector, streamOf} from './helpers.js';
+import {collector, streamOf, file, dir, whiteout} from './helpers.js';
 
 /** A layer index built the real way: entries -> writeLayer -> indexLayer. */
 async function layer(...entries: LayerEntry[]): Promise<LayerIndex> {
@@ -20,17 +20,6 @@ async function layer(...entries: LayerEntry[]): Promise<LayerIndex> {
   await writeLayer(entries, out.stream);
   return indexLayer(streamOf(out.bytes()));
 }
-const file = (path: string, content: string, extra: Partial<LayerEntry> = {}): LayerEntry => ({
-  path,
-  type: 'file',
-  mode: 0o644,
-  uid: 0,
-  gid: 0,
-  content: Buffer.from(content),
-  ...extra,
-});
-const dir = (path: string, extra: Partial<LayerEntry> = {}): LayerEntry => ({path, type: 'dir', mode: 0o755, uid: 0, gid: 0, ...extra});
-const whiteout = (path: string): LayerEntry => file(path, '', {mode: 0});
 const paths = (records: FileRecord[]) => records.map(record => record.path).sort();
 
 describe('mergeLayers', () => {

@@ -6,6 +6,7 @@ import {Readable, Writable} from 'node:stream';
 import {gzipSync} from 'node:zlib';
 import assert from 'node:assert/strict';
 import tar from 'tar-stream';
+import type {LayerEntry} from '../../engine/layer/index.js';
 
 /**
  * One raw tar member for tests. Unlike `writeLayer`, `makeTar` writes whatever it is given, hostile names and
@@ -183,3 +184,20 @@ export async function snapshotTree(dir: string, exclude: string[] = []): Promise
   await walk(dir, '');
   return result;
 }
+
+/** A regular file entry for writeLayer (root-owned, 0644 unless `extra` says otherwise). */
+export const file = (path: string, content: string, extra: Partial<LayerEntry> = {}): LayerEntry => ({
+  path,
+  type: 'file',
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  content: Buffer.from(content),
+  ...extra,
+});
+
+/** A folder entry for writeLayer (root-owned, 0755 unless `extra` says otherwise). */
+export const dir = (path: string, extra: Partial<LayerEntry> = {}): LayerEntry => ({path, type: 'dir', mode: 0o755, uid: 0, gid: 0, ...extra});
+
+/** An OCI whiteout entry (`.wh.name`) for writeLayer. */
+export const whiteout = (path: string): LayerEntry => file(path, '', {mode: 0});

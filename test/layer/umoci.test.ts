@@ -6,21 +6,10 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import {applyLayer, writeLayer, type LayerEntry} from '../../engine/layer/index.js';
-import {collector, sha256, snapshotTree, streamOf} from './helpers.js';
+import {collector, sha256, snapshotTree, streamOf, file, dir, whiteout} from './helpers.js';
 
 const run = promisify(execFile);
 
-const file = (path: string, content: string, extra: Partial<LayerEntry> = {}): LayerEntry => ({
-  path,
-  type: 'file',
-  mode: 0o644,
-  uid: 0,
-  gid: 0,
-  content: Buffer.from(content),
-  ...extra,
-});
-const dir = (path: string, extra: Partial<LayerEntry> = {}): LayerEntry => ({path, type: 'dir', mode: 0o755, uid: 0, gid: 0, ...extra});
-const whiteout = (path: string) => file(path, '', {mode: 0});
 
 /** Writes a minimal OCI layout holding one image made of `layers` (uncompressed), tagged `test`. */
 async function writeLayout(layout: string, layers: Buffer[]) {

@@ -16,7 +16,7 @@ import {
   writeLayer,
   type LayerEntry,
 } from '../../engine/layer/index.js';
-import {collector, sha256, snapshotTree, streamOf} from './helpers.js';
+import {collector, sha256, snapshotTree, streamOf, file, dir} from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -35,16 +35,6 @@ async function withTemp(body: (dir: string) => Promise<void>) {
   }
 }
 
-const file = (path: string, content: string, extra: Partial<LayerEntry> = {}): LayerEntry => ({
-  path,
-  type: 'file',
-  mode: 0o644,
-  uid: 0,
-  gid: 0,
-  content: Buffer.from(content),
-  ...extra,
-});
-const dir = (path: string, extra: Partial<LayerEntry> = {}): LayerEntry => ({path, type: 'dir', mode: 0o755, uid: 0, gid: 0, ...extra});
 
 describe('writeLayer', () => {
   test('no entries give Go\'s 1024-zero-byte empty tar', async () => {
