@@ -208,11 +208,7 @@ export class Context {
   private lookupFreshSync(path: string, hostPath: string): ContextEntry | null {
     try {
       const stats = lstatSync(hostPath);
-      let entry = toEntry(path, hostPath, stats);
-      if (entry.type === 'symlink') entry = {...entry, linkname: readlinkSync(hostPath)};
-      if (entry.type !== 'dir' && this.filter.excludes(path)) return null;
-      if (entry.type === 'dir' && this.filter.excludes(path) && !this.filter.mayIncludeBelow(path)) return null;
-      return entry;
+      return this.visible(path, stats, () => readlinkSync(hostPath), hostPath);
     } catch (error) {
       if (isMissing(error)) return null;
       throw error;
@@ -222,15 +218,21 @@ export class Context {
   private async lookupFresh(path: string, hostPath: string): Promise<ContextEntry | null> {
     try {
       const stats = await lstat(hostPath);
-      let entry = toEntry(path, hostPath, stats);
-      if (entry.type === 'symlink') entry = {...entry, linkname: await readlink(hostPath)};
-      if (entry.type !== 'dir' && this.filter.excludes(path)) return null;
-      if (entry.type === 'dir' && this.filter.excludes(path) && !this.filter.mayIncludeBelow(path)) return null;
-      return entry;
+      const linkname = stats.isSymbolicLink() ? await readlink(hostPath) : undefined;
+      return this.visible(path, stats, () => linkname!, hostPath);
     } catch (error) {
       if (isMissing(error)) return null;
       throw error;
     }
+  }
+
+  /** The entry for a freshly stat'ed path, or null when .dockerignore hides it (a folder stays while an exception may reach inside). */
+  private visible(path: string, stats: Stats, linkname: () => string, hostPath: string): ContextEntry | null {
+    let entry = toEntry(path, hostPath, stats);
+    if (entry.type !== 'dir' && this.filter.excludes(path)) return null;
+    if (entry.type === 'dir' && this.filter.excludes(path) && !this.filter.mayIncludeBelow(path)) return null;
+    if (entry.type === 'symlink') entry = {...entry, linkname: linkname()};
+    return entry;
   }
 
   /** Hidden: excluded, or below an excluded directory that no exception reaches into. */

@@ -101,13 +101,7 @@ export type BuildEvent =
 export type BuildEventType = BuildEvent['type'];
 
 /** One step of a finished build, for BuildResult and watch mode. */
-export interface StepSummary {
-  readonly vertex: number;
-  readonly stage: string;
-  readonly index: number;
-  readonly total: number;
-  readonly instruction: string;
-  readonly line: number;
+export interface StepSummary extends StepRef {
   readonly cached: boolean;
   /** Why it re-ran; empty when cached. */
   readonly reason: string;

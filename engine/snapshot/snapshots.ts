@@ -258,13 +258,7 @@ export class Snapshots {
   async prune(keep: Iterable<string>): Promise<string[]> {
     const kept = new Set([...keep].map(hex));
     const removed = new Set<string>();
-    for (const folder of [this.root, join(this.root, 'merged')]) {
-      let names: string[] = [];
-      try {
-        names = await readdir(folder);
-      } catch {
-        continue;
-      }
+    for (const {folder, names} of await this.folderListings()) {
       for (const name of names) {
         if (!/^[0-9a-f]{64}$/.test(name) || kept.has(name)) continue;
         const trash = join(this.root, temporaryName());
@@ -276,15 +270,15 @@ export class Snapshots {
     return [...removed].sort();
   }
 
+  /** The names in both snapshot folders (per-layer and merged copies); a folder that does not exist yet lists nothing. */
+  private async folderListings(): Promise<{folder: string; names: string[]}[]> {
+    const folders = [this.root, join(this.root, 'merged')];
+    return Promise.all(folders.map(async folder => ({folder, names: await readdir(folder).catch(() => [] as string[])})));
+  }
+
   /** Remove `.tmp-[word-]<pid>-*` folders whose process is gone (left by an interrupted extraction or seed). */
   async removeLeftovers(): Promise<void> {
-    for (const folder of [this.root, join(this.root, 'merged')]) {
-      let names: string[] = [];
-      try {
-        names = await readdir(folder);
-      } catch {
-        continue;
-      }
+    for (const {folder, names} of await this.folderListings()) {
       for (const name of names) {
         const match = /^\.tmp-(?:[a-z]+-)?(\d+)-/.exec(name);
         if (!match) continue;

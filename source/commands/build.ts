@@ -3,7 +3,8 @@ import {createPrinter, UserError, writeImageIdFile, type BuildEvent, type Progre
 import {collect, readAnswer, type CliContext} from './context.js';
 import {humanSize} from '../format.js';
 
-interface BuildCommandOptions {
+/** What `addBuildFlags` gives a command's action. */
+export interface BuildFlagValues {
   tag?: string[];
   file?: string;
   buildArg?: string[];
@@ -12,6 +13,9 @@ interface BuildCommandOptions {
   cache: boolean;
   network?: string;
   progress: string;
+}
+
+interface BuildCommandOptions extends BuildFlagValues {
   quiet?: boolean;
   iidfile?: string;
 }

@@ -1,17 +1,9 @@
 import {Option, type Command} from 'commander';
 import {createWatchPrinter, UserError, watchBuild, type WatchProgressMode} from '../../engine/index.js';
-import {addBuildFlags, parseBuildArgs, parseKeyValues} from './build.js';
+import {addBuildFlags, parseBuildArgs, parseKeyValues, type BuildFlagValues} from './build.js';
 import type {CliContext} from './context.js';
 
-interface WatchCommandOptions {
-  tag?: string[];
-  file?: string;
-  buildArg?: string[];
-  label?: string[];
-  target?: string;
-  cache: boolean;
-  network?: string;
-  progress: string;
+interface WatchCommandOptions extends BuildFlagValues {
   debounce?: string;
   prune: boolean;
 }
