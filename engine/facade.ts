@@ -410,6 +410,12 @@ export class Engine {
     try {
       await this.layerIndex(descriptor, layer.digest);
     } catch (error) {
+      // A refused archive leaves nothing behind (a big one would otherwise sit in the store until gc), unless
+      // an image already has those very bytes as a layer.
+      const images = await this.store.listImages();
+      if (!images.some(image => image.manifest.layers.some(existing => existing.digest === layer.digest))) {
+        await this.store.content.deleteBlob(layer.digest).catch(() => undefined);
+      }
       throw asArchiveError(error, typeof options.source === 'string' ? options.source : '-');
     }
     const created = this.now().toISOString();

@@ -37,7 +37,9 @@ export async function checkDockerfileFile(target: string): Promise<DockerfileChe
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new UserError('ERR_DOCKERFILE_NOT_FOUND', `read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {cause: error});
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a folder' : (error as Error).message;
+    throw new UserError('ERR_DOCKERFILE_NOT_FOUND', `read ${file}: ${why}`, {cause: error});
   }
   return checkDockerfileText(text, file);
 }

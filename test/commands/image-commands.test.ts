@@ -182,10 +182,12 @@ describe('bad and hostile input gets one clear line, a non-zero exit and a store
     ['an unknown image for tag', async () => ['tag', 'ghost', 'x'], /^Error: No such image: ghost:latest\n$/],
     ['a bad tag target', async () => ['tag', 'keep:me', 'bad tag'], /^Error: invalid reference format.*\n$/],
     ['an unknown image for rmi', async () => ['rmi', 'ghost'], /^Error response from daemon: No such image: ghost:latest\n$/],
+    ['a folder without a Dockerfile for dockerfile check', async () => ['dockerfile', 'check', sandbox.base], /^Error: read .*\/Dockerfile: no such file\n$/],
   ];
   for (const [name, args, expected] of cases) {
     test(`${name}`, async () => {
       const before = (await readFile(join(sandbox.root, 'index.json'), 'utf8'));
+      const blobsBefore = (await readdir(join(sandbox.root, 'blobs', 'sha256'))).sort();
       const result = await strata(sandbox.root, await args());
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, expected);
@@ -193,6 +195,7 @@ describe('bad and hostile input gets one clear line, a non-zero exit and a store
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'a stack trace was printed');
       assert.equal(await readFile(join(sandbox.root, 'index.json'), 'utf8'), before, 'the index changed');
       assert.deepEqual(await readdir(join(sandbox.root, 'tmp')), [], 'a temporary file was left behind');
+      assert.deepEqual((await readdir(join(sandbox.root, 'blobs', 'sha256'))).sort(), blobsBefore, 'a refused input left a blob behind');
       await fsckPasses(sandbox.root);
       assert.equal((await strata(sandbox.root, ['images', '-q', 'keep:me'])).stdout.length, 13);
     });
