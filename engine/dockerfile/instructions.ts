@@ -344,47 +344,71 @@ function toInstruction(node: InstructionNode, context: Context, warnings: Docker
 
 type FlagType = 'bool' | 'string' | 'strings';
 
-/** Parsed `--flag` values by name: bool flags as booleans, repeatable ones as arrays. */
+/**
+ * Parsed `--flag` values, validated in the order written. Instructions have few flags, so values sit in two
+ * small arrays searched by name rather than a Map: bool flags as booleans, every other value as a string
+ * (a repeatable flag has one entry per use).
+ */
 class Flags {
-  private readonly values: Map<string, string | boolean | string[]> | undefined;
+  private readonly names: string[] | undefined;
+  private readonly values: (string | boolean)[] | undefined;
   constructor(words: readonly string[], spec: Readonly<Record<string, FlagType>>) {
     if (words.length === 0) return; // most instructions have no flags: allocate nothing
-    this.values = new Map();
-    for (const word of words) {
+    const names: string[] = (this.names = new Array<string>(words.length));
+    const values: (string | boolean)[] = (this.values = new Array<string | boolean>(words.length));
+    for (let i = 0; i < words.length; i++) {
+      const word = words[i];
       if (!word.startsWith('--')) throw new InstructionError(`flag should start with --: ${word}`);
-      const body = word.slice(2);
-      const at = body.indexOf('=');
-      const name = at < 0 ? body : body.slice(0, at);
-      const value = at < 0 ? undefined : body.slice(at + 1);
+      const at = word.indexOf('=', 2);
+      const name = at < 0 ? word.slice(2) : word.slice(2, at);
+      const value = at < 0 ? undefined : word.slice(at + 1);
       const type = Object.hasOwn(spec, name) ? spec[name] : undefined;
       if (!type) {
         const guess = closestMatch(name, Object.keys(spec));
         throw new InstructionError(`unknown flag --${name}${guess ? `; did you mean --${guess}?` : ''}`);
       }
-      if (type !== 'strings' && this.values.has(name)) throw new InstructionError(`duplicate flag specified: --${name}`);
+      if (type !== 'strings' && indexOfName(names, i, name) >= 0) throw new InstructionError(`duplicate flag specified: --${name}`);
+      names[i] = name;
       if (type === 'bool') {
         if (value === '') throw new InstructionError(`missing a value on flag --${name}`);
         const lower = (value ?? 'true').toLowerCase();
         if (lower !== 'true' && lower !== 'false') {
           throw new InstructionError(`expecting boolean value for flag --${name}, not: ${value}`);
         }
-        this.values.set(name, lower === 'true');
+        values[i] = lower === 'true';
       } else {
         if (value === undefined) throw new InstructionError(`missing a value on flag --${name}`, `write --${name}=<value>`);
-        if (type === 'string') this.values.set(name, value);
-        else this.values.set(name, [...((this.values.get(name) as string[] | undefined) ?? []), value]);
+        values[i] = value;
       }
     }
   }
   string(name: string): string | undefined {
-    return this.values?.get(name) as string | undefined;
+    if (!this.names) return undefined;
+    const at = indexOfName(this.names, this.names.length, name);
+    return at < 0 ? undefined : (this.values as string[])[at];
   }
   bool(name: string): boolean | undefined {
-    return this.values?.get(name) as boolean | undefined;
+    if (!this.names) return undefined;
+    const at = indexOfName(this.names, this.names.length, name);
+    return at < 0 ? undefined : (this.values as boolean[])[at];
   }
+  /** Every value of a repeatable flag, in the order written. */
   strings(name: string): readonly string[] {
-    return (this.values?.get(name) as string[] | undefined) ?? NO_STRINGS;
+    if (!this.names || indexOfName(this.names, this.names.length, name) < 0) return NO_STRINGS;
+    const found: string[] = [];
+    for (let i = 0; i < this.names.length; i++) if (this.names[i] === name) found.push(this.values?.[i] as string);
+    return found;
   }
+}
+
+function indexOfName(names: readonly string[], before: number, name: string): number {
+  for (let i = 0; i < before; i++) if (names[i] === name) return i;
+  return -1;
+}
+
+/** Instructions that take no flags: any flag is an error ("unknown flag", with a guess). */
+function rejectFlags(node: InstructionNode): void {
+  if (node.flags.length > 0) new Flags(node.flags, NO_FLAGS);
 }
 
 /** Upper-case keyword by lower-case name, without allocating a string per instruction. */
@@ -410,35 +434,14 @@ const COPY_FLAGS: Readonly<Record<string, FlagType>> = {chown: 'string', from: '
 const ADD_FLAGS: Readonly<Record<string, FlagType>> = {chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'strings'};
 const HEALTHCHECK_FLAGS: Readonly<Record<string, FlagType>> = {interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string'};
 
-/** Add the common fields by assignment: object spread is many times slower on this hot path. */
-function withBase<T extends {kind: InstructionKind}>(node: InstructionNode, context: Context, fields: T): T & InstructionBase {
-  const out = fields as T & {-readonly [K in keyof InstructionBase]: InstructionBase[K]};
-  out.line = node.startLine;
-  out.endLine = node.endLine;
-  out.original = node.original;
-  out.sourceText = node.sourceText;
-  out.keyword = node.keyword;
-  out.flagWords = node.flags;
-  out.comments = node.comments;
-  out.escapeChar = context.escapeChar;
-  return out;
-}
-
-function withForm<T extends object>(target: T, form: CommandForm): T & CommandForm {
-  const out = target as T & {form: string; args?: readonly string[]; command?: string};
-  out.form = form.form;
-  if (form.form === 'exec') out.args = form.args;
-  else out.command = form.command;
-  return out as T & CommandForm;
-}
-
 function pushWarning(node: InstructionNode, warnings: DockerfileWarning[], rule: string, message: string): void {
   warnings.push({rule, message, line: node.startLine, endLine: node.endLine});
 }
 
 
-function commandForm(node: InstructionNode): CommandForm {
-  return node.json ? {form: 'exec', args: node.args} : {form: 'shell', command: node.args.join(' ')};
+/** The shell form's command: the line after the flags (one argument, unless it came from HEALTHCHECK's split). */
+function shellCommand(node: InstructionNode): string {
+  return node.args.length === 1 ? node.args[0] : node.args.join(' ');
 }
 
 function exactlyOne(node: InstructionNode, keyword: string): string {
@@ -450,22 +453,29 @@ function atLeastOne(node: InstructionNode, keyword: string): void {
   if (node.args.length === 0) throw new InstructionError(`${keyword} requires at least one argument`);
 }
 
-function keyValues(node: InstructionNode, keyword: string): {pairs: KeyValue[]; legacyFormat: boolean} {
-  atLeastOne(node, keyword);
-  const pairs: KeyValue[] = [];
-  for (let i = 0; i < node.args.length; i += 3) {
+/** ENV/LABEL pairs from the parser's key/value/separator triples. */
+function keyValues(node: InstructionNode, keyword: string): KeyValue[] {
+  const pairs = new Array<KeyValue>(Math.ceil(node.args.length / 3));
+  for (let i = 0, pair = 0; i < node.args.length; i += 3, pair++) {
     if (node.args[i] === '') throw new InstructionError(`${keyword} names can not be blank`);
-    pairs.push({key: node.args[i], value: node.args[i + 1] ?? ''});
+    pairs[pair] = {key: node.args[i], value: node.args[i + 1] ?? ''};
   }
-  return {pairs, legacyFormat: node.args[2] === ''};
+  return pairs;
 }
 
 const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
+
+/*
+ * Each instruction object is built as one literal with every field, kind-specific fields first and then the
+ * common ones in InstructionBase order: one allocation and one shape per kind (adding the common fields
+ * afterwards grew every object's property store several times).
+ */
 
 function parseInstruction(node: InstructionNode, context: Context, warnings: DockerfileWarning[]): Instruction {
   if (node.keyword !== node.name && !isUpperCase(node.keyword)) {
     pushWarning(node, warnings, 'ConsistentInstructionCasing', `instruction ${node.keyword} should be written all upper case (${node.keyword.toUpperCase()})`);
   }
+  const escapeChar = context.escapeChar;
   switch (node.name) {
     case 'from': {
       const flags = new Flags(node.flags, FROM_FLAGS);
@@ -485,26 +495,39 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       } else if (args.length !== 1) {
         throw new InstructionError('FROM requires either one or three arguments', 'write FROM <image> [AS <name>]');
       }
-      return withBase(node, context, {kind: 'from', image: args[0], as, platform: flags.string('platform')});
+      return {
+        kind: 'from', image: args[0], as, platform: flags.string('platform'),
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      };
     }
     case 'run': {
       const flags = new Flags(node.flags, RUN_FLAGS);
       if (node.args.length === 0 && !node.json) throw new InstructionError('RUN requires at least one argument');
       const network = flags.string('network');
-      if (network !== undefined && !['default', 'none', 'host'].includes(network)) {
+      if (network !== undefined && network !== 'default' && network !== 'none' && network !== 'host') {
         throw new InstructionError(`unsupported network mode ${JSON.stringify(network)}; use default, none or host`);
       }
       const security = flags.string('security');
       if (security !== undefined && security !== 'sandbox' && security !== 'insecure') {
         throw new InstructionError(`unsupported security mode ${JSON.stringify(security)}; use sandbox or insecure`);
       }
-      return withForm(withBase(node, context, {
-        kind: 'run',
-        mounts: flags.strings('mount').length > 0 ? flags.strings('mount').map(parseMount) : NO_MOUNTS,
-        network: network as RunInstruction['network'],
-        security: security as RunInstruction['security'],
-        heredocs: node.heredocs,
-      }), commandForm(node));
+      const mountSpecs = flags.strings('mount');
+      const mounts = mountSpecs.length > 0 ? mountSpecs.map(parseMount) : NO_MOUNTS;
+      if (node.json) {
+        return {
+          kind: 'run', mounts, network, security, heredocs: node.heredocs,
+          line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+          keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+          form: 'exec', args: node.args,
+        };
+      }
+      return {
+        kind: 'run', mounts, network, security, heredocs: node.heredocs,
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+        form: 'shell', command: shellCommand(node),
+      };
     }
     case 'copy':
     case 'add': {
@@ -513,126 +536,177 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
         throw new InstructionError(`${keyword} requires at least two arguments`, `write ${keyword} <source>... <destination>`);
       }
       const isCopy = node.name === 'copy';
-      const flags = new Flags(
-        node.flags,
-        isCopy
-          ? COPY_FLAGS
-          : ADD_FLAGS,
-      );
-      const dest = node.args[node.args.length - 1];
+      const flags = new Flags(node.flags, isCopy ? COPY_FLAGS : ADD_FLAGS);
+      const last = node.args.length - 1;
+      const dest = node.args[last];
       if (!node.json && heredocWord(dest)) throw new InstructionError(`${keyword} cannot accept a heredoc as a destination`);
       const sources: string[] = [];
-      const heredocSources: HeredocSource[] = [];
-      for (const source of node.args.slice(0, -1)) {
+      let heredocSources: HeredocSource[] | undefined;
+      for (let i = 0; i < last; i++) {
+        const source = node.args[i];
         const header = node.json ? undefined : heredocWord(source);
         if (!header) {
           sources.push(source);
           continue;
         }
         const body = node.heredocs.find(heredoc => heredoc.name === header.name)?.content ?? '';
-        heredocSources.push({path: header.name, content: header.chomp ? chompHeredocContent(body) : body, expand: header.expand});
+        (heredocSources ??= []).push({path: header.name, content: header.chomp ? chompHeredocContent(body) : body, expand: header.expand});
       }
+      heredocSources ??= [];
       if (sources.length + heredocSources.length > 1 && !dest.includes('$') && !dest.endsWith('/') && dest !== '.') {
         throw new InstructionError(
           `when using ${keyword} with more than one source file, the destination must be a directory and end with a /`,
           `write ${dest}/`,
         );
       }
-      const common = {
-        kind: node.name,
-        sources,
-        heredocSources,
-        dest,
-        chown: flags.string('chown'),
-        chmod: flags.string('chmod'),
-        link: flags.bool('link') ?? false,
-        exclude: flags.strings('exclude'),
-        json: node.json,
-        heredocs: node.heredocs,
-      };
+      const chown = flags.string('chown');
+      const chmod = flags.string('chmod');
+      const link = flags.bool('link') ?? false;
+      const exclude = flags.strings('exclude');
       if (isCopy) {
-        const from = flags.string('from');
-        const parents = flags.bool('parents') ?? false;
-        return withBase(node, context, Object.assign(common, {kind: 'copy' as const, from, parents}));
+        return {
+          kind: 'copy', sources, heredocSources, dest, chown, chmod, link, exclude, json: node.json, heredocs: node.heredocs,
+          from: flags.string('from'), parents: flags.bool('parents') ?? false,
+          line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+          keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+        };
       }
-      const keepGitDir = flags.bool('keep-git-dir') ?? false;
-      return withBase(node, context, Object.assign(common, {kind: 'add' as const, keepGitDir, checksum: flags.string('checksum'), unpack: flags.bool('unpack')}));
+      return {
+        kind: 'add', sources, heredocSources, dest, chown, chmod, link, exclude, json: node.json, heredocs: node.heredocs,
+        keepGitDir: flags.bool('keep-git-dir') ?? false, checksum: flags.string('checksum'), unpack: flags.bool('unpack'),
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      };
     }
     case 'env':
     case 'label': {
-      new Flags(node.flags, NO_FLAGS);
-      const {pairs, legacyFormat} = keyValues(node, KEYWORD_OF[node.name]);
+      rejectFlags(node);
+      const keyword = KEYWORD_OF[node.name];
+      atLeastOne(node, keyword);
+      const pairs = keyValues(node, keyword);
+      const legacyFormat = node.args[2] === '';
       if (legacyFormat) {
-        const keyword = node.name.toUpperCase();
         pushWarning(node, warnings, 'LegacyKeyValueFormat', `"${keyword} key=value" should be used instead of legacy "${keyword} key value" format`);
       }
-      return node.name === 'env' ? withBase(node, context, {kind: 'env', pairs, legacyFormat}) : withBase(node, context, {kind: 'label', pairs, legacyFormat});
+      return {
+        kind: node.name, pairs, legacyFormat,
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      } as EnvInstruction | LabelInstruction;
     }
     case 'arg': {
-      new Flags(node.flags, NO_FLAGS);
+      rejectFlags(node);
       atLeastOne(node, 'ARG');
-      const args = node.args.map(word => {
+      const args = new Array<ArgDeclaration>(node.args.length);
+      for (let i = 0; i < node.args.length; i++) {
+        const word = node.args[i];
         const at = word.indexOf('=');
-        if (at < 0) return {key: word};
         if (at === 0) throw new InstructionError('ARG names can not be blank');
-        return {key: word.slice(0, at), value: word.slice(at + 1)};
-      });
-      return withBase(node, context, {kind: 'arg', args});
+        args[i] = at < 0 ? {key: word} : {key: word.slice(0, at), value: word.slice(at + 1)};
+      }
+      return {
+        kind: 'arg', args,
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      };
     }
-    case 'expose': {
-      new Flags(node.flags, NO_FLAGS);
+    case 'expose':
+      rejectFlags(node);
       atLeastOne(node, 'EXPOSE');
-      return withBase(node, context, {kind: 'expose', ports: node.args});
-    }
-    case 'volume': {
-      new Flags(node.flags, NO_FLAGS);
+      return {
+        kind: 'expose', ports: node.args,
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      };
+    case 'volume':
+      rejectFlags(node);
       atLeastOne(node, 'VOLUME');
       if (node.args.some(path => path.trim() === '')) throw new InstructionError('VOLUME specified can not be an empty string');
-      return withBase(node, context, {kind: 'volume', paths: node.args, json: node.json});
-    }
+      return {
+        kind: 'volume', paths: node.args, json: node.json,
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      };
     case 'user':
-      new Flags(node.flags, NO_FLAGS);
-      return withBase(node, context, {kind: 'user', user: exactlyOne(node, 'USER')});
+      rejectFlags(node);
+      return {
+        kind: 'user', user: exactlyOne(node, 'USER'),
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      };
     case 'workdir':
-      new Flags(node.flags, NO_FLAGS);
-      return withBase(node, context, {kind: 'workdir', path: exactlyOne(node, 'WORKDIR')});
+      rejectFlags(node);
+      return {
+        kind: 'workdir', path: exactlyOne(node, 'WORKDIR'),
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      };
     case 'stopsignal':
-      new Flags(node.flags, NO_FLAGS);
-      return withBase(node, context, {kind: 'stopsignal', signal: exactlyOne(node, 'STOPSIGNAL')});
+      rejectFlags(node);
+      return {
+        kind: 'stopsignal', signal: exactlyOne(node, 'STOPSIGNAL'),
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      };
     case 'maintainer':
-      new Flags(node.flags, NO_FLAGS);
+      rejectFlags(node);
       pushWarning(node, warnings, 'MaintainerDeprecated', 'MAINTAINER instruction is deprecated in favor of using LABEL');
-      return withBase(node, context, {kind: 'maintainer', maintainer: exactlyOne(node, 'MAINTAINER')});
+      return {
+        kind: 'maintainer', maintainer: exactlyOne(node, 'MAINTAINER'),
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      };
     case 'cmd':
     case 'entrypoint': {
-      new Flags(node.flags, NO_FLAGS);
-      const form = commandForm(node);
-      const keyword = KEYWORD_OF[node.name];
-      if (form.form === 'shell' && form.command.trimStart().startsWith('[')) {
+      rejectFlags(node);
+      const kind = node.name;
+      if (node.json) {
+        return {
+          kind,
+          line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+          keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+          form: 'exec', args: node.args,
+        } as CmdInstruction | EntrypointInstruction;
+      }
+      const command = shellCommand(node);
+      const keyword = KEYWORD_OF[kind];
+      if (command.trimStart().startsWith('[')) {
         pushWarning(node, warnings, 'JSONArgsInvalid', `${keyword} looks like a JSON array but is not valid JSON, so it runs as a shell command; use double quotes in ["executable", "arg"]`);
-      } else if (form.form === 'shell' && form.command !== '') {
+      } else if (command !== '') {
         pushWarning(node, warnings, 'JSONArgsRecommended', `JSON arguments recommended for ${keyword} to prevent unintended behavior related to OS signals`);
       }
-      return node.name === 'cmd' ? withForm(withBase(node, context, {kind: 'cmd'}), form) : withForm(withBase(node, context, {kind: 'entrypoint'}), form);
+      return {
+        kind,
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+        form: 'shell', command,
+      } as CmdInstruction | EntrypointInstruction;
     }
-    case 'shell': {
-      new Flags(node.flags, NO_FLAGS);
+    case 'shell':
+      rejectFlags(node);
       if (!node.json) throw new InstructionError('SHELL requires the arguments to be in JSON form', 'write SHELL ["/bin/bash", "-c"]');
       if (node.args.length === 0) throw new InstructionError('SHELL requires at least one argument');
-      return withBase(node, context, {kind: 'shell', args: node.args});
-    }
+      return {
+        kind: 'shell', args: node.args,
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      };
     case 'healthcheck':
       return parseHealthcheck(node, context);
     case 'onbuild': {
-      new Flags(node.flags, NO_FLAGS);
+      rejectFlags(node);
       if (!node.child) throw new InstructionError('ONBUILD requires at least one argument');
       const trigger = node.child.keyword.toUpperCase();
       if (trigger === 'ONBUILD') throw new InstructionError('chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
       if (trigger === 'MAINTAINER' || trigger === 'FROM') throw new InstructionError(`${trigger} isn't allowed as an ONBUILD trigger`);
       const instruction = parseInstruction(node.child, context, warnings);
-      let expression = node.original.replace(/^\s*ONBUILD\s*/i, '');
+      let expression = node.original.replace(ONBUILD_PREFIX, '');
       for (const heredoc of node.heredocs) expression += '\n' + heredoc.content + heredoc.name;
-      return withBase(node, context, {kind: 'onbuild', expression, instruction});
+      return {
+        kind: 'onbuild', expression, instruction,
+        line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+        keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+      };
     }
     default: {
       const guess = closestMatch(node.keyword, INSTRUCTION_KEYWORDS, true);
@@ -643,6 +717,8 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
     }
   }
 }
+
+const ONBUILD_PREFIX = /^\s*ONBUILD\s*/i;
 
 /** A heredoc word such as `<<EOF`, or undefined; a word that does not lex is simply not a heredoc here. */
 function heredocWord(word: string): ReturnType<typeof parseHeredocWord> {
@@ -657,26 +733,37 @@ function heredocWord(word: string): ReturnType<typeof parseHeredocWord> {
 const MINIMUM_DURATION_NS = 1_000_000; // 1ms
 
 function parseHealthcheck(node: InstructionNode, context: Context): HealthcheckInstruction {
-  if (node.args.length === 0) throw new InstructionError('HEALTHCHECK requires at least one argument', 'write HEALTHCHECK CMD <command> or HEALTHCHECK NONE');
-  const type = node.args[0].toUpperCase();
-  const rest = node.args.slice(1);
+  const args = node.args;
+  if (args.length === 0) throw new InstructionError('HEALTHCHECK requires at least one argument', 'write HEALTHCHECK CMD <command> or HEALTHCHECK NONE');
+  const type = args[0].toUpperCase();
+  const escapeChar = context.escapeChar;
   if (type === 'NONE') {
-    new Flags(node.flags, NO_FLAGS);
-    if (rest.length !== 0) throw new InstructionError('HEALTHCHECK NONE takes no arguments');
-    return withBase(node, context, {kind: 'healthcheck', test: ['NONE']});
+    rejectFlags(node);
+    if (args.length !== 1) throw new InstructionError('HEALTHCHECK NONE takes no arguments');
+    return {
+      kind: 'healthcheck', test: ['NONE'],
+      line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+      keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+    };
   }
   const flags = new Flags(node.flags, HEALTHCHECK_FLAGS);
   if (type !== 'CMD') throw new InstructionError(`unknown type ${JSON.stringify(type)} in HEALTHCHECK (try CMD)`);
-  if (rest.length === 0) throw new InstructionError('missing command after HEALTHCHECK CMD');
-  const test = node.json ? ['CMD', ...rest] : ['CMD-SHELL', rest.join(' ')];
+  if (args.length === 1) throw new InstructionError('missing command after HEALTHCHECK CMD');
+  let test: string[];
+  if (node.json) {
+    test = args.slice(); // ['CMD', ...args after the type]
+    test[0] = 'CMD';
+  } else {
+    test = ['CMD-SHELL', args.length === 2 ? args[1] : args.slice(1).join(' ')];
+  }
   let retries: number | undefined;
   const retriesText = flags.string('retries');
   if (retriesText !== undefined && retriesText !== '') {
-    if (!/^[+-]?\d+$/.test(retriesText)) throw new InstructionError(`invalid --retries value ${JSON.stringify(retriesText)}`);
+    if (!INTEGER.test(retriesText)) throw new InstructionError(`invalid --retries value ${JSON.stringify(retriesText)}`);
     retries = Number.parseInt(retriesText, 10);
     if (retries < 0) throw new InstructionError(`--retries cannot be negative (${retries})`);
   }
-  return withBase(node, context, {
+  return {
     kind: 'healthcheck',
     test,
     interval: durationFlag(flags, 'interval'),
@@ -684,8 +771,12 @@ function parseHealthcheck(node: InstructionNode, context: Context): HealthcheckI
     startPeriod: durationFlag(flags, 'start-period'),
     startInterval: durationFlag(flags, 'start-interval'),
     retries,
-  });
+    line: node.startLine, endLine: node.endLine, original: node.original, sourceText: node.sourceText,
+    keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
+  };
 }
+
+const INTEGER = /^[+-]?\d+$/;
 
 function durationFlag(flags: Flags, name: string): number | undefined {
   const text = flags.string(name);
@@ -698,6 +789,8 @@ function durationFlag(flags: Flags, name: string): number | undefined {
 
 const DURATION_UNITS: Record<string, number> = {ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9};
 
+const DURATION_PART = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/;
+
 /** Go's time.ParseDuration, in nanoseconds; undefined when malformed. */
 export function parseGoDuration(text: string): number | undefined {
   let rest = text;
@@ -709,11 +802,10 @@ export function parseGoDuration(text: string): number | undefined {
   if (rest === '0') return 0;
   if (rest === '') return undefined;
   let total = 0;
-  const part = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/;
   while (rest !== '') {
-    const match = part.exec(rest);
+    const match = DURATION_PART.exec(rest);
     if (!match || (match[1] === '' && (match[2] ?? '') === '')) return undefined;
-    const value = Number(`${match[1] || '0'}.${match[2] ?? ''}0`);
+    const value = match[2] === undefined ? Number(match[1]) : Number(`${match[1] || '0'}.${match[2]}0`);
     total += value * DURATION_UNITS[match[3]];
     rest = rest.slice(match[0].length);
   }
@@ -728,6 +820,7 @@ const MOUNT_KEYS = new Set([
 
 /** Split a CSV line as Go's encoding/csv does for one record (quotes group, `""` is a quote). */
 function splitCsv(text: string): string[] {
+  if (!text.includes('"')) return text.split(','); // no quotes: fields are the text between commas
   const fields: string[] = [];
   let field = '';
   let quoted = false;
@@ -831,14 +924,16 @@ export function parseMount(raw: string): RunMount {
 
 /** Stage-level lint: repeated CMD/ENTRYPOINT/HEALTHCHECK, relative WORKDIR without an absolute one before. */
 function lintStage(stage: {instructions: Instruction[]}, warnings: DockerfileWarning[]): void {
-  const seen = new Map<string, number>();
+  let cmds = 0;
+  let entrypoints = 0;
+  let healthchecks = 0;
   let hasAbsoluteWorkdir = false;
   for (const instruction of stage.instructions) {
-    if (instruction.kind === 'cmd' || instruction.kind === 'entrypoint' || instruction.kind === 'healthcheck') {
-      const count = (seen.get(instruction.kind) ?? 0) + 1;
-      seen.set(instruction.kind, count);
+    const kind = instruction.kind;
+    if (kind === 'cmd' || kind === 'entrypoint' || kind === 'healthcheck') {
+      const count = kind === 'cmd' ? ++cmds : kind === 'entrypoint' ? ++entrypoints : ++healthchecks;
       if (count > 1) {
-        const keyword = instruction.kind.toUpperCase();
+        const keyword = KEYWORD_OF[kind];
         warnings.push({
           rule: 'MultipleInstructionsDisallowed',
           message: `multiple ${keyword} instructions should not be used in the same stage because only the last one will be used`,
@@ -847,10 +942,10 @@ function lintStage(stage: {instructions: Instruction[]}, warnings: DockerfileWar
         });
       }
     }
-    if (instruction.kind === 'workdir') {
-      const path = instruction.path.replace(/^["']|["']$/g, '');
+    if (kind === 'workdir') {
+      const path = instruction.path.replace(SURROUNDING_QUOTE, '');
       // `/x`, `$DIR` (unknown until build time) and Windows `C:\x` count as absolute
-      if (/^([/\\$]|[a-zA-Z]:[/\\])/.test(path)) hasAbsoluteWorkdir = true;
+      if (ABSOLUTE_WORKDIR.test(path)) hasAbsoluteWorkdir = true;
       else if (!hasAbsoluteWorkdir) {
         warnings.push({
           rule: 'WorkdirRelativePath',
@@ -862,3 +957,6 @@ function lintStage(stage: {instructions: Instruction[]}, warnings: DockerfileWar
     }
   }
 }
+
+const SURROUNDING_QUOTE = /^["']|["']$/g;
+const ABSOLUTE_WORKDIR = /^([/\\$]|[a-zA-Z]:[/\\])/;

@@ -87,51 +87,30 @@ export interface ParseOptions {
 
 const WHITESPACE_RUN = /[\t\v\f\r ]+/;
 const DIRECTIVE = /^#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
-/** Go's unicode.IsSpace, which (unlike JavaScript's \s) leaves out U+FEFF. */
-const SPACE_CLASS = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const SPACE_CHAR = new RegExp(`^[${SPACE_CLASS}]$`);
-const LEADING_SPACE = new RegExp(`^[${SPACE_CLASS}]+`);
-const TRAILING_SPACE = new RegExp(`[${SPACE_CLASS}]+$`);
 const HEREDOC_WORD = /^(\d*)<<(-?)([^<]*)$/;
 const LEADING_TABS = /^\t+/gm;
-
-const LINE_PARSERS = new Map<string, (rest: string, escape: string) => ParsedArgs>(Object.entries({
-  add: parseMaybeJsonToList,
-  arg: parseNameOrNameValue,
-  cmd: parseMaybeJson,
-  copy: parseMaybeJsonToList,
-  entrypoint: parseMaybeJson,
-  env: (rest, escape) => parseNameValue(rest, 'ENV', escape),
-  expose: parseWhitespaceDelimited,
-  from: parseWhitespaceDelimited,
-  healthcheck: parseHealthConfig,
-  label: (rest, escape) => parseNameValue(rest, 'LABEL', escape),
-  maintainer: parseString,
-  onbuild: () => ({args: [], json: false}), // handled in nodeFromLine
-  run: parseMaybeJson,
-  shell: parseMaybeJson,
-  stopsignal: parseString,
-  user: parseString,
-  volume: parseMaybeJsonToList,
-  workdir: parseString,
-}));
+const LEADING_TAB_RUN = /^\t+/;
+const QUOTE = /['"]/;
 
 const HEREDOC_INSTRUCTIONS = new Set(['add', 'copy', 'run']);
 const NO_COMMENTS: readonly string[] = Object.freeze([]);
 
-interface ParsedArgs {
-  args: string[];
-  json: boolean;
-}
-
 /** A line-local parse failure; `parseAst` attaches the location. */
 class LineError extends Error {}
 
-/** Parse Dockerfile text into an AST. Throws DockerfileSyntaxError. */
+/**
+ * Parse Dockerfile text into an AST. Throws DockerfileSyntaxError.
+ *
+ * This runs on every rebuild, so it is written to allocate little: the text is split once, instruction
+ * source text and heredoc bodies are slices of the input, and words and flags are slices of the line.
+ */
 export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
   const file = options.file ?? 'Dockerfile';
   const lines = splitLines(text);
-  const lineEnd = (index: number): string => (index < lines.length - 1 || text.endsWith('\n') ? '\n' : '');
+  // Where each line starts in `text`: source text and heredoc bodies (line ends included) are slices of it.
+  const lineStarts = new Array<number>(lines.length + 1);
+  lineStarts[0] = 0;
+  for (let i = 0; i < lines.length; i++) lineStarts[i + 1] = lineStarts[i] + lines[i].length + 1;
   const directives = new DirectiveReader();
   const children: InstructionNode[] = [];
   const warnings: ParseWarning[] = [];
@@ -142,6 +121,7 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
     throw new DockerfileSyntaxError(message, {line, endLine, file}, cause ? {cause} : undefined);
   };
   const readDirective = (token: string, line: number): void => {
+    if (directives.done) return;
     try {
       directives.read(token, line);
     } catch (error) {
@@ -154,12 +134,11 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
     if (index === 0 && raw.startsWith('\ufeff')) raw = raw.slice(1);
     const firstIndex = index;
     index++;
-    const trimmedRaw = trimLeadingSpace(trimNewline(raw));
-    if (trimmedRaw.startsWith('#')) {
-      const comment = trimmedRaw.slice(1).trim();
+    const token = trimLeadingSpace(trimNewline(raw));
+    if (token.charCodeAt(0) === 0x23 /* # */) {
+      const comment = token.slice(1).trim();
       if (comment !== '') comments.push(comment);
     }
-    const token = trimmedRaw;
     readDirective(token, firstIndex + 1);
     const startLine = firstIndex + 1;
     let line = stripComment(token);
@@ -173,11 +152,12 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
       const continuation = trimNewline(lines[index]);
       readDirective(continuation, index + 1);
       index++;
-      if (trimLeadingSpace(continuation).startsWith('#')) continue;
-      if (trimLeadingSpace(continuation) === '') {
+      const first = firstNonSpace(continuation, 0, continuation.length);
+      if (first === continuation.length) {
         emptyContinuation = true;
         continue;
       }
+      if (continuation.charCodeAt(first) === 0x23 /* # */) continue;
       cut = continuationAt(continuation, directives.escapeChar);
       ended = cut < 0;
       line += ended ? continuation : continuation.slice(0, cut);
@@ -210,20 +190,20 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
       }
       const bodies: Heredoc[] = [];
       for (const heredoc of heredocs) {
-        let content = '';
+        const bodyStart = index;
         let terminated = false;
         while (index < lines.length) {
-          const bodyLine = lines[index];
+          let candidate = trimNewline(lines[index]);
           index++;
-          let candidate = trimNewline(bodyLine);
-          if (heredoc.chomp) candidate = candidate.replace(/^\t+/, '');
+          if (heredoc.chomp && candidate.charCodeAt(0) === 0x09) candidate = candidate.replace(LEADING_TAB_RUN, '');
           if (candidate === heredoc.name) {
             terminated = true;
             break;
           }
-          content += bodyLine + lineEnd(index - 1);
         }
         if (!terminated) fail(`unterminated heredoc ${heredoc.name}`, startLine, index);
+        // the body lines with their line ends, the terminator line left out
+        const content = text.slice(lineStarts[bodyStart], lineStarts[index - 1]);
         bodies.push({name: heredoc.name, fileDescriptor: heredoc.fileDescriptor, expand: heredoc.expand, chomp: heredoc.chomp, content});
       }
       endLine = index;
@@ -233,7 +213,8 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
 
     node.startLine = startLine;
     node.endLine = endLine;
-    node.sourceText = (endLine - firstIndex === 1 ? lines[firstIndex] : lines.slice(firstIndex, endLine).join('\n')) + lineEnd(endLine - 1);
+    // the raw lines with their line ends (the last line of a text without a final newline has none)
+    node.sourceText = text.slice(lineStarts[firstIndex], lineStarts[endLine]);
     if (node.child) {
       node.child.startLine = startLine;
       node.child.endLine = endLine;
@@ -261,16 +242,17 @@ function splitLines(text: string): string[] {
 function trimNewline(line: string): string {
   if (line.length === 0 || line.charCodeAt(line.length - 1) !== 0x0d) return line;
   let end = line.length;
-  while (end > 0 && line[end - 1] === '\r') end--;
+  while (end > 0 && line.charCodeAt(end - 1) === 0x0d) end--;
   return line.slice(0, end);
 }
 
 function trimLeadingSpace(line: string): string {
-  return startsWithSpace(line) ? line.replace(LEADING_SPACE, '') : line;
+  const start = firstNonSpace(line, 0, line.length);
+  return start === 0 ? line : line.slice(start);
 }
 
 function stripComment(line: string): string {
-  return line.startsWith('#') ? '' : line;
+  return line.charCodeAt(0) === 0x23 /* # */ ? '' : line;
 }
 
 /**
@@ -279,17 +261,19 @@ function stripComment(line: string): string {
  * `([^E])E[ \t]*$|^E[ \t]*$`, written as a scan because it runs on every line).
  */
 function continuationAt(line: string, escapeChar: string): number {
+  const escape = escapeChar.charCodeAt(0);
   let end = line.length - 1;
-  while (end >= 0 && (line[end] === ' ' || line[end] === '\t')) end--;
-  if (end < 0 || line[end] !== escapeChar) return -1;
-  if (end > 0 && line[end - 1] === escapeChar) return -1;
+  for (let code = line.charCodeAt(end); end >= 0 && (code === 0x20 || code === 0x09); code = line.charCodeAt(--end));
+  if (end < 0 || line.charCodeAt(end) !== escape) return -1;
+  if (end > 0 && line.charCodeAt(end - 1) === escape) return -1;
   return end;
 }
 
 class DirectiveReader {
   escapeChar: '\\' | '`' = '\\';
   readonly found: ParserDirective[] = [];
-  private done = false;
+  /** Directives are only read before anything else; after that `read` is never called again. */
+  done = false;
   private readonly seen = new Set<string>();
 
   read(line: string, lineNumber: number): void {
@@ -315,23 +299,90 @@ class DirectiveReader {
   }
 }
 
+/**
+ * Build the node for one logical line: keyword, leading `--flag` words, then the arguments as the keyword's
+ * BuildKit line parser splits them. Go's strings.TrimSpace is applied to the line first; the keyword ends at
+ * the first `[\t\v\f\r ]`.
+ */
 function nodeFromLine(line: string, escapeChar: string, comments: readonly string[]): MutableNode {
-  const [keyword, flags, rest] = splitCommand(line);
+  let end = line.length;
+  while (end > 0 && isSpaceCode(line.charCodeAt(end - 1))) end--;
+  const start = firstNonSpace(line, 0, end);
+  let at = start;
+  while (at < end && !isSeparator(line.charCodeAt(at))) at++;
+  const keyword = start === 0 && at === line.length ? line : line.slice(start, at);
   const name = keyword.toLowerCase();
-  let parsed: ParsedArgs = {args: [], json: false};
-  let child: MutableNode | undefined;
-  if (name === 'onbuild') {
-    if (rest !== '') child = nodeFromLine(rest, escapeChar, []);
+  let flags: string[];
+  let rest: string;
+  if (at === end) {
+    flags = [];
+    rest = '';
   } else {
-    const lineParser = LINE_PARSERS.get(name);
-    if (lineParser) parsed = lineParser(rest, escapeChar);
+    while (at < end && isSeparator(line.charCodeAt(at))) at++;
+    flags = [];
+    const restStart = extractFlags(line, at, end, flags);
+    rest = restStart === end ? '' : line.slice(firstNonSpace(line, restStart, end), end);
+  }
+
+  let args: string[];
+  let json = false;
+  let child: MutableNode | undefined;
+  switch (name) {
+    case 'cmd':
+    case 'entrypoint':
+    case 'run':
+    case 'shell': {
+      // parseMaybeJson
+      const parsed = rest === '' ? undefined : parseJson(rest);
+      if (parsed) json = true;
+      args = parsed ?? (rest === '' ? [] : [rest]);
+      break;
+    }
+    case 'add':
+    case 'copy':
+    case 'volume': {
+      // parseMaybeJsonToList
+      const parsed = parseJson(rest);
+      if (parsed) json = true;
+      args = parsed ?? splitWhitespaceDelimited(rest);
+      break;
+    }
+    case 'expose':
+    case 'from':
+      args = splitWhitespaceDelimited(rest);
+      break;
+    case 'maintainer':
+    case 'stopsignal':
+    case 'user':
+    case 'workdir':
+      args = rest === '' ? [] : [rest];
+      break;
+    case 'arg':
+      args = parseWords(rest, escapeChar);
+      break;
+    case 'env':
+      args = parseNameValue(rest, 'ENV', escapeChar);
+      break;
+    case 'label':
+      args = parseNameValue(rest, 'LABEL', escapeChar);
+      break;
+    case 'healthcheck':
+      args = parseHealthConfig(rest);
+      json = healthcheckJson;
+      break;
+    case 'onbuild':
+      args = [];
+      if (rest !== '') child = nodeFromLine(rest, escapeChar, []);
+      break;
+    default:
+      args = [];
   }
   return {
     keyword,
     name,
     flags,
-    args: parsed.args,
-    json: parsed.json,
+    args,
+    json,
     child,
     heredocs: [],
     original: line,
@@ -342,46 +393,37 @@ function nodeFromLine(line: string, escapeChar: string, comments: readonly strin
   };
 }
 
-/** Split a logical line into keyword, leading `--flags` and the rest. */
-function splitCommand(line: string): [string, string[], string] {
-  const trimmed = trimSpace(line);
-  let at = 0;
-  while (at < trimmed.length && !isSeparator(trimmed.charCodeAt(at))) at++;
-  if (at === trimmed.length) return [trimmed, [], ''];
-  const keyword = trimmed.slice(0, at);
-  while (at < trimmed.length && isSeparator(trimmed.charCodeAt(at))) at++;
-  const [rest, flags] = extractFlags(trimmed.slice(at));
-  return [keyword, flags, trimSpace(rest)];
-}
-
 /**
- * Take the `--flag` words off the front of the arguments. Quotes and `\` inside a flag word are resolved
- * (`--chown="a b"`); the first word that does not start with `--` ends the flags, and so does a bare `--`.
+ * Take the `--flag` words off the front of `line[pos, end)` (which starts and ends with no space) into `words`,
+ * returning where the rest starts. Quotes and `\` inside a flag word are resolved (`--chown="a b"`); the first
+ * word that does not start with `--` ends the flags, and so does a bare `--` (the rest then starts after it).
  */
-function extractFlags(line: string): [string, string[]] {
-  const words: string[] = [];
-  let pos = 0;
-  while (pos < line.length) {
-    while (pos < line.length && isSpaceChar(line[pos])) pos++;
-    if (pos >= line.length) break;
-    if (line[pos] !== '-' || line[pos + 1] !== '-') return [line.slice(pos), words];
+function extractFlags(line: string, pos: number, end: number, words: string[]): number {
+  while (pos < end) {
+    pos = firstNonSpace(line, pos, end);
+    if (pos >= end) break;
+    if (line.charCodeAt(pos) !== 0x2d || pos + 1 >= end || line.charCodeAt(pos + 1) !== 0x2d) return pos;
     // fast path: a flag without quotes or escapes is just the text up to the next space
-    let end = pos;
-    while (end < line.length && !isSpaceChar(line[end]) && line[end] !== '"' && line[end] !== "'" && line[end] !== '\\') end++;
-    if (end === line.length || isSpaceChar(line[end])) {
-      const plain = line.slice(pos, end);
-      pos = end;
-      if (plain === '--') {
-        if (pos < line.length) return [line.slice(pos), words];
+    let stop = pos;
+    for (; stop < end; stop++) {
+      const code = line.charCodeAt(stop);
+      if (code === 0x22 || code === 0x27 || code === 0x5c || isSpaceCode(code)) break;
+    }
+    if (stop === end || isSpaceCode(line.charCodeAt(stop))) {
+      const plainDashes = stop - pos === 2;
+      const start = pos;
+      pos = stop;
+      if (plainDashes) {
+        if (pos < end) return pos;
         continue;
       }
-      words.push(plain);
+      words.push(line.slice(start, stop));
       continue;
     }
     let word = '';
     let quote = '';
     let blankOk = false;
-    for (; pos < line.length; pos++) {
+    for (; pos < end; pos++) {
       let ch = line[pos];
       if (quote) {
         if (ch === quote) {
@@ -389,7 +431,7 @@ function extractFlags(line: string): [string, string[]] {
           continue;
         }
         if (ch === '\\') {
-          if (pos + 1 === line.length) {
+          if (pos + 1 === end) {
             quote = '';
             continue;
           }
@@ -398,33 +440,49 @@ function extractFlags(line: string): [string, string[]] {
         word += ch;
         continue;
       }
-      if (isSpaceChar(ch)) break;
+      if (isSpaceCode(line.charCodeAt(pos))) break;
       if (ch === "'" || ch === '"') {
         quote = ch;
         blankOk = true;
         continue;
       }
       if (ch === '\\') {
-        if (pos + 1 === line.length) continue;
+        if (pos + 1 === end) continue;
         ch = line[++pos];
       }
       word += ch;
     }
-    if (word === '--' && pos < line.length) return [line.slice(pos), words];
+    if (word === '--' && pos < end) return pos;
     if (word !== '--' && (blankOk || word.length > 0)) words.push(word);
   }
-  return ['', words];
+  return end;
+}
+
+/** Go's unicode.IsSpace (which, unlike JavaScript's \s, leaves out U+FEFF), on a UTF-16 code unit. */
+function isSpaceCode(code: number): boolean {
+  if (code <= 0x20) return code === 0x20 || (code >= 0x09 && code <= 0x0d);
+  if (code < 0x85) return false;
+  return (
+    code === 0x85 ||
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000
+  );
 }
 
 function isSpaceChar(ch: string): boolean {
-  const code = ch.charCodeAt(0);
-  if (code === 0x20 || (code >= 0x09 && code <= 0x0d)) return true;
-  return code > 0x7f && SPACE_CHAR.test(ch);
+  return isSpaceCode(ch.charCodeAt(0));
 }
 
-/** Whether the string starts or ends with a space character (the common case is no: skip the regex). */
-function startsWithSpace(text: string): boolean {
-  return text.length > 0 && isSpaceChar(text[0]);
+/** The first index in [from, end) that is not a space, or `end`. */
+function firstNonSpace(text: string, from: number, end: number): number {
+  while (from < end && isSpaceCode(text.charCodeAt(from))) from++;
+  return from;
 }
 
 /** The `[\t\v\f\r ]` class BuildKit splits keywords and word lists on. */
@@ -432,56 +490,64 @@ function isSeparator(code: number): boolean {
   return code === 0x20 || code === 0x09 || code === 0x0b || code === 0x0c || code === 0x0d;
 }
 
-/** Go's strings.TrimSpace. */
-function trimSpace(text: string): string {
-  const start = startsWithSpace(text) ? text.replace(LEADING_SPACE, '') : text;
-  return start.length > 0 && isSpaceChar(start[start.length - 1]) ? start.replace(TRAILING_SPACE, '') : start;
-}
-
-function parseString(rest: string): ParsedArgs {
-  return {args: rest === '' ? [] : [rest], json: false};
-}
-
-function parseWhitespaceDelimited(rest: string): ParsedArgs {
-  if (rest === '') return {args: [], json: false};
-  return {args: rest.split(WHITESPACE_RUN), json: false};
+/** `rest.split(/[\t\v\f\r ]+/)` (an empty string gives no words), without the regex. */
+function splitWhitespaceDelimited(rest: string): string[] {
+  const words: string[] = [];
+  if (rest === '') return words;
+  let start = 0;
+  let at = 0;
+  const length = rest.length;
+  while (at < length) {
+    if (!isSeparator(rest.charCodeAt(at))) {
+      at++;
+      continue;
+    }
+    words.push(rest.slice(start, at));
+    while (at < length && isSeparator(rest.charCodeAt(at))) at++;
+    start = at;
+  }
+  words.push(start === 0 ? rest : rest.slice(start));
+  return words;
 }
 
 const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised of strings only';
 
 /** Exec form: a JSON array of strings. Returns undefined when the text is not JSON (shell form then). */
-function parseJson(rest: string): ParsedArgs | undefined {
-  const text = trimLeadingSpace(rest);
-  if (!text.startsWith('[')) return undefined;
+function parseJson(rest: string): string[] | undefined {
+  const start = firstNonSpace(rest, 0, rest.length);
+  if (rest.charCodeAt(start) !== 0x5b /* [ */) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(start === 0 ? rest : rest.slice(start));
   } catch {
     return undefined;
   }
   if (!Array.isArray(value)) return undefined;
-  if (!value.every(item => typeof item === 'string')) throw new LineError(NOT_STRING_ARRAY);
-  return {args: value as string[], json: true};
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') throw new LineError(NOT_STRING_ARRAY);
+  return value as string[];
 }
 
-function parseMaybeJson(rest: string): ParsedArgs {
-  if (rest === '') return {args: [], json: false};
-  return parseJson(rest) ?? {args: [rest], json: false};
-}
+/** Set by `parseHealthConfig`: whether the command was exec form (avoids an object per HEALTHCHECK). */
+let healthcheckJson = false;
 
-function parseMaybeJsonToList(rest: string): ParsedArgs {
-  return parseJson(rest) ?? parseWhitespaceDelimited(rest);
-}
-
-function parseHealthConfig(rest: string, escape: string): ParsedArgs {
+/** HEALTHCHECK: `[type, ...command]`, the command split as CMD's; `healthcheckJson` tells the form. */
+function parseHealthConfig(rest: string): string[] {
+  healthcheckJson = false;
   let sep = 0;
-  while (sep < rest.length && !isSpaceChar(rest[sep])) sep++;
-  let next = sep;
-  while (next < rest.length && isSpaceChar(rest[next])) next++;
-  if (sep === 0) return {args: [], json: false};
-  const command = parseMaybeJson(rest.slice(next));
-  void escape;
-  return {args: [rest.slice(0, sep), ...command.args], json: command.json};
+  while (sep < rest.length && !isSpaceCode(rest.charCodeAt(sep))) sep++;
+  if (sep === 0) return [];
+  const next = firstNonSpace(rest, sep, rest.length);
+  const command = next === rest.length ? '' : rest.slice(next);
+  const args = [rest.slice(0, sep)];
+  if (command === '') return args;
+  const parsed = parseJson(command);
+  if (!parsed) {
+    args.push(command);
+    return args;
+  }
+  healthcheckJson = true;
+  for (let i = 0; i < parsed.length; i++) args.push(parsed[i]);
+  return args;
 }
 
 /**
@@ -529,13 +595,13 @@ export function parseWords(rest: string, escape: string): string[] {
 }
 
 /** ENV and LABEL: `KEY value` (legacy, sep "") or `k=v k2=v2` (sep "="), as key/value/sep triples. */
-function parseNameValue(rest: string, keyword: string, escape: string): ParsedArgs {
+function parseNameValue(rest: string, keyword: string, escape: string): string[] {
   const words = parseWords(rest, escape);
-  if (words.length === 0) return {args: [], json: false};
+  if (words.length === 0) return words;
   if (!words[0].includes('=')) {
     const match = WHITESPACE_RUN.exec(rest);
     if (!match) throw new LineError(`${keyword} must have two arguments`);
-    return {args: [rest.slice(0, match.index), rest.slice(match.index + match[0].length), ''], json: false};
+    return [rest.slice(0, match.index), rest.slice(match.index + match[0].length), ''];
   }
   const args: string[] = [];
   for (const word of words) {
@@ -545,11 +611,7 @@ function parseNameValue(rest: string, keyword: string, escape: string): ParsedAr
     }
     args.push(word.slice(0, at), word.slice(at + 1), '=');
   }
-  return {args, json: false};
-}
-
-function parseNameOrNameValue(rest: string, escape: string): ParsedArgs {
-  return {args: parseWords(rest, escape), json: false};
+  return args;
 }
 
 function canContainHeredoc(node: MutableNode): boolean {
@@ -559,20 +621,62 @@ function canContainHeredoc(node: MutableNode): boolean {
 
 type HeredocHeader = Omit<Heredoc, 'content'>;
 
+/**
+ * Whether the shell lexer (default `\` escape, no variables) would only split `text` at spaces: no `$`, quotes
+ * or `\`. Then the words are plain slices and the lexer is not needed.
+ */
+function lexesAsPlainWords(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x24 /* $ */ || code === 0x22 || code === 0x27 || code === 0x5c) return false;
+  }
+  return true;
+}
+
+/** A non-empty word the lexer gives back unchanged: no spaces, `$`, quotes or `\`. */
+function isPlainWord(text: string): boolean {
+  if (text.length === 0 || !lexesAsPlainWords(text)) return false;
+  for (let i = 0; i < text.length; i++) if (isSpaceCode(text.charCodeAt(i))) return false;
+  return true;
+}
+
+/** Split at Go spaces, dropping empty words: what the lexer gives for text that `lexesAsPlainWords`. */
+function splitAtSpaces(text: string): string[] {
+  const words: string[] = [];
+  const length = text.length;
+  let at = firstNonSpace(text, 0, length);
+  while (at < length) {
+    let stop = at + 1;
+    while (stop < length && !isSpaceCode(text.charCodeAt(stop))) stop++;
+    words.push(text.slice(at, stop));
+    at = firstNonSpace(text, stop, length);
+  }
+  return words;
+}
+
 /** Find the heredoc words of a line (`<<EOF`, `<<-"EOF"`, `2<<X`) in order. */
 function heredocsFromLine(line: string): HeredocHeader[] {
   let words: string[];
-  try {
-    words = processWords(line, EMPTY_ENV, {rawQuotes: true, rawEscapes: true, skipUnsetEnv: true});
-  } catch {
-    return [];
+  if (lexesAsPlainWords(line)) {
+    words = splitAtSpaces(line);
+  } else {
+    try {
+      words = processWords(line, EMPTY_ENV, {rawQuotes: true, rawEscapes: true, skipUnsetEnv: true});
+    } catch {
+      return [];
+    }
   }
   const found: HeredocHeader[] = [];
   for (const word of words) {
+    if (!word.includes('<<')) continue;
     const heredoc = parseHeredocWord(word);
     if (heredoc) found.push(heredoc);
   }
   return found;
+}
+
+function quoteCount(text: string): number {
+  return text.split(QUOTE).length - 1;
 }
 
 /**
@@ -584,16 +688,21 @@ export function parseHeredocWord(word: string): HeredocHeader | undefined {
   if (!match) return undefined;
   const rest = match[3];
   if (rest === '') return undefined;
+  const fileDescriptor = match[1] === '' ? 0 : Number.parseInt(match[1], 10);
+  const chomp = match[2] === '-';
+  if (isPlainWord(rest)) {
+    // no quotes, escapes or variables: the name is the word itself, and the body is expanded
+    return {name: rest, fileDescriptor, expand: true, chomp};
+  }
   const words = processWords(rest, EMPTY_ENV, {skipUnsetEnv: true});
   if (words.length !== 1) return undefined;
   const rawWords = processWords(rest, EMPTY_ENV, {skipUnsetEnv: true, rawQuotes: true});
   if (rawWords.length !== 1) throw new LineError(`internal lexing of heredoc produced inconsistent results: ${rest}`);
-  const quoteCount = (text: string) => text.split(/['"]/).length - 1;
   return {
     name: words[0],
-    fileDescriptor: match[1] === '' ? 0 : Number.parseInt(match[1], 10),
+    fileDescriptor,
     expand: quoteCount(words[0]) === quoteCount(rawWords[0]),
-    chomp: match[2] === '-',
+    chomp,
   };
 }
 
