@@ -26,7 +26,7 @@ import {
 } from '../dockerfile/index.js';
 import {chainId} from '../image/digest.js';
 import {MediaType, type Descriptor, type ImageConfig} from '../image/types.js';
-import type {LayerEntry} from '../layer/index.js';
+import type {LayerEntry, LayerMapEntry} from '../layer/index.js';
 import {Snapshots} from '../snapshot/snapshots.js';
 import {Store} from '../store/store.js';
 import {isUserError} from '../errors.js';
@@ -60,8 +60,8 @@ import {
 import {loadContextFilter} from './ignore.js';
 import {resolveChown, RootfsView} from './rootfs-view.js';
 import {runStep} from './run-step.js';
-import {chainOf, startSeed, type SeedReuse} from './snapshot-seed.js';
-import {storeLayer} from './store-layer.js';
+import {chainOf, startSeed} from './snapshot-seed.js';
+import {storeLayer, type StoredLayer} from './store-layer.js';
 
 export interface BuildOptions {
   /** An open store, or its root folder. */
@@ -790,6 +790,7 @@ class Builder {
     let reason = '';
     let previous: StepInputs | undefined;
     let identities: Record<string, string> | undefined;
+    let map: LayerMapEntry[] | undefined;
     if (record) {
       this.emit({type: 'step-cached', ...step});
     } else {
@@ -803,13 +804,25 @@ class Builder {
         else {
           const entries = await spec.entries!(new RootfsView(await lowerDirs()));
           identities = spec.identities?.();
-          const seed = await startSeed(this.snapshots, entries, await this.reusableSnapshot(previous, parent, state, identities));
+          const earlier = await this.earlierLayer(previous, parent, identities);
+          const seed = await startSeed(this.snapshots, entries, earlier && {
+            dir: this.snapshots.pathOf(chainOf(state.layers.map(diffIdOf), earlier.record.diffId).chainId),
+            previous: earlier.files,
+            current: identities!,
+          });
+          let stored: StoredLayer;
           try {
-            layer = await storeLayer(entries, this.store, seed?.input);
+            stored = await storeLayer(entries, this.store, {
+              tee: seed?.input,
+              identities,
+              reuse: earlier?.map && {blobPath: this.store.content.blobPath(earlier.record.diffId), map: earlier.map},
+            });
           } catch (error) {
             await seed?.abandon();
             throw error;
           }
+          layer = stored;
+          map = stored.map;
           await seed?.finish(chainOf(state.layers.map(diffIdOf), layer.diffId));
         }
       } catch (error) {
@@ -819,6 +832,7 @@ class Builder {
       record = {key, diffId: layer.diffId, size: layer.size, created: this.now().toISOString()};
       await this.cache.putRecord(record);
       if (identities) await this.cache.putRecordFiles(key, identities);
+      if (map) await this.cache.putRecordMap(key, map);
       this.emit({type: 'layer-committed', ...step, diffId: layer.diffId, size: layer.size});
     }
     const previousInputs = cached ? await this.cache.getStepInputs(stepId) : undefined;
@@ -829,18 +843,20 @@ class Builder {
     this.finishStep(step, cached, reason, began);
   }
 
-  /** The snapshot the last build of this step made from the same parent, when its file identities are known. */
-  private async reusableSnapshot(
+  /**
+   * The layer the last build of this step made from the same parent, with its file identities (so its
+   * snapshot's unchanged files can be linked) and member map (so its unchanged tar members can be copied).
+   */
+  private async earlierLayer(
     previous: StepInputs | undefined,
     parent: string,
-    state: StageState,
     identities: Record<string, string> | undefined,
-  ): Promise<SeedReuse | undefined> {
+  ): Promise<{record: CacheRecord; files: Record<string, string>; map?: LayerMapEntry[]} | undefined> {
     if (!identities || !previous || previous.parent !== parent) return undefined;
     const record = await this.cache.getRecord(previous.key);
-    const files = record ? await this.cache.getRecordFiles(previous.key) : undefined;
-    if (!record || !files) return undefined;
-    return {dir: this.snapshots.pathOf(chainOf(state.layers.map(diffIdOf), record.diffId).chainId), previous: files, current: identities};
+    if (!record) return undefined;
+    const [files, map] = await Promise.all([this.cache.getRecordFiles(previous.key), this.cache.getRecordMap(previous.key)]);
+    return files ? {record, files, map} : undefined;
   }
 
   private async lowerDirs(layers: readonly Descriptor[]): Promise<string[]> {

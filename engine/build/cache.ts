@@ -2,6 +2,7 @@
  * The build cache under `<store root>/cache/`:
  *
  *   records/<key hex>.json   cache key -> the layer the step made (diffId, size, creation time)
+ *   records/<key hex>.files.json, .map.json   for a COPY: its files' identities and where each lies in the tar
  *   steps/<id hex>.json      per (Dockerfile path, stage, step index): the inputs of the last build of that
  *                            step, so a miss can say what changed
  *   context/<dir hex>.json   content hashes of context files by (path, size, mtime, inode)
@@ -13,6 +14,7 @@
 import {createHash} from 'node:crypto';
 import {mkdir, readdir, readFile, rename, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
+import type {LayerMapEntry} from '../layer/index.js';
 
 export interface CacheRecord {
   readonly key: string;
@@ -95,6 +97,16 @@ export class BuildCache {
     await writeAtomic(join(this.dir, 'records', hexPart(key) + '.files.json'), JSON.stringify(files));
   }
 
+  /** Where each member of the layer a COPY record made lies in its tar, so a rebuild can copy unchanged ones. */
+  async getRecordMap(key: string): Promise<LayerMapEntry[] | undefined> {
+    const map = await readJson<LayerMapEntry[]>(join(this.dir, 'records', hexPart(key) + '.map.json'));
+    return Array.isArray(map) ? map : undefined;
+  }
+
+  async putRecordMap(key: string, map: readonly LayerMapEntry[]): Promise<void> {
+    await writeAtomic(join(this.dir, 'records', hexPart(key) + '.map.json'), JSON.stringify(map));
+  }
+
   async getStepInputs(stepId: string): Promise<StepInputs | undefined> {
     return readJson<StepInputs>(join(this.dir, 'steps', hexOf(stepId) + '.json'));
   }
@@ -118,6 +130,11 @@ export function cacheKeyFor(parent: string, definition: unknown): string {
   return 'sha256:' + hexOf(JSON.stringify({v: 1, parent, definition}));
 }
 
+/** A record's own file, not one of its companions (`.files.json`, `.map.json`). */
+function isRecordFile(name: string): boolean {
+  return name.endsWith('.json') && !name.endsWith('.files.json') && !name.endsWith('.map.json');
+}
+
 /** Blob digests that cache records keep alive (pass to `store.gc({keep})`). */
 export async function cacheRoots(root: string): Promise<string[]> {
   const dir = join(cacheDir(root), 'records');
@@ -130,7 +147,7 @@ export async function cacheRoots(root: string): Promise<string[]> {
   const roots = new Set<string>();
   await Promise.all(
     names
-      .filter(name => name.endsWith('.json') && !name.endsWith('.files.json'))
+      .filter(isRecordFile)
       .map(async name => {
         const record = await readJson<CacheRecord>(join(dir, name));
         if (record && typeof record.diffId === 'string') roots.add(record.diffId);
@@ -151,7 +168,7 @@ export async function pruneCache(root: string): Promise<PruneResult> {
   const layers = await cacheRoots(root);
   let records = 0;
   try {
-    records = (await readdir(join(cacheDir(root), 'records'))).filter(name => name.endsWith('.json') && !name.endsWith('.files.json')).length;
+    records = (await readdir(join(cacheDir(root), 'records'))).filter(isRecordFile).length;
   } catch {
     // No cache yet.
   }

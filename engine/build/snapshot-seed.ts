@@ -27,6 +27,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import type {Writable} from 'node:stream';
+import * as fs from 'node:fs/promises';
 import {mkdir, rename, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {chainIds} from '../image/digest.js';
@@ -135,53 +136,15 @@ export async function startSeed(snapshots: Snapshots, entries: readonly LayerEnt
 }
 
 function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): SeedInProgress {
-  let built = false;
-  const build = () => {
-    const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const hardlinks: LayerEntry[] = [];
-    for (const entry of sorted) {
-      const target = join(diff, entry.path);
-      const time = entry.mtime ?? new Date(0);
-      if (entry.type === 'dir') mkdirSync(target);
-      else if (entry.type === 'file') {
-        const identity = reuse.current[entry.path];
-        if (identity !== undefined && reuse.previous[entry.path] === identity) {
-          try {
-            linkSync(join(reuse.dir, entry.path), target);
-            continue;
-          } catch {
-            // Gone or not linkable: write it.
-          }
-        }
-        if (entry.content) writeFileSync(target, entry.content);
-        else if (entry.sourcePath) copyFileSync(entry.sourcePath, target);
-        else writeFileSync(target, '');
-        chmodSync(target, entry.mode & 0o7777);
-        lchownSync(target, entry.uid, entry.gid);
-        utimesSync(target, time, time);
-      } else if (entry.type === 'symlink') {
-        symlinkSync(entry.linkname ?? '', target);
-        lchownSync(target, entry.uid, entry.gid);
-        lutimesSync(target, time, time);
-      } else if (entry.type === 'hardlink') hardlinks.push(entry);
-    }
-    for (const entry of hardlinks) linkSync(join(diff, entry.linkname ?? ''), join(diff, entry.path));
-    // Folders last and deepest first: creating their children changed their times.
-    for (const entry of sorted.filter(candidate => candidate.type === 'dir').reverse()) {
-      const target = join(diff, entry.path);
-      const time = entry.mtime ?? new Date(0);
-      chmodSync(target, entry.mode & 0o7777);
-      lchownSync(target, entry.uid, entry.gid);
-      utimesSync(target, time, time);
-    }
-    built = true;
-  };
+  // Started at once: the links and writes go to the thread pool while the layer writer hashes on this thread.
+  const building = linkSnapshot(diff, entries, reuse).then(
+    () => true,
+    () => false,
+  );
   return {
     input: undefined,
     async finish(layer) {
-      try {
-        if (!built) build();
-      } catch {
+      if (!(await building)) {
         await rm(temporary, {recursive: true, force: true});
         return false;
       }
@@ -193,9 +156,60 @@ function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, en
       return true;
     },
     async abandon() {
+      await building;
       await rm(temporary, {recursive: true, force: true});
     },
   };
+}
+
+/** How many file operations a linking seed keeps in flight. */
+const LINK_CONCURRENCY = 32;
+
+async function linkSnapshot(diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): Promise<void> {
+  const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const dirs = sorted.filter(entry => entry.type === 'dir');
+  // Parents sort before their children, so each folder's parent exists when it is made.
+  for (const entry of dirs) mkdirSync(join(diff, entry.path));
+  const placeEntry = async (entry: LayerEntry): Promise<void> => {
+    const target = join(diff, entry.path);
+    const time = entry.mtime ?? new Date(0);
+    if (entry.type === 'file') {
+      const identity = reuse.current[entry.path];
+      if (identity !== undefined && reuse.previous[entry.path] === identity) {
+        try {
+          await fs.link(join(reuse.dir, entry.path), target);
+          return;
+        } catch {
+          // Gone or not linkable: write it.
+        }
+      }
+      if (entry.content) await fs.writeFile(target, entry.content);
+      else if (entry.sourcePath) await fs.copyFile(entry.sourcePath, target);
+      else await fs.writeFile(target, '');
+      await fs.chmod(target, entry.mode & 0o7777);
+      await fs.lchown(target, entry.uid, entry.gid);
+      await fs.utimes(target, time, time);
+    } else if (entry.type === 'symlink') {
+      await fs.symlink(entry.linkname ?? '', target);
+      await fs.lchown(target, entry.uid, entry.gid);
+      await fs.lutimes(target, time, time);
+    }
+  };
+  const work = sorted.filter(entry => entry.type === 'file' || entry.type === 'symlink');
+  let next = 0;
+  const worker = async () => {
+    while (next < work.length) await placeEntry(work[next++]);
+  };
+  await Promise.all(Array.from({length: Math.min(LINK_CONCURRENCY, work.length)}, worker));
+  for (const entry of sorted) if (entry.type === 'hardlink') linkSync(join(diff, entry.linkname ?? ''), join(diff, entry.path));
+  // Folders last and deepest first: creating their children changed their times.
+  for (const entry of dirs.reverse()) {
+    const target = join(diff, entry.path);
+    const time = entry.mtime ?? new Date(0);
+    chmodSync(target, entry.mode & 0o7777);
+    lchownSync(target, entry.uid, entry.gid);
+    utimesSync(target, time, time);
+  }
 }
 
 /** Move a RUN's overlay upper folder (no opaque folders) into place as the snapshot of `chainId`. */

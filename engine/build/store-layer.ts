@@ -6,23 +6,45 @@
  * seeder falls back to a normal extraction).
  */
 import {Writable} from 'node:stream';
-import {writeLayer, type LayerEntry} from '../layer/index.js';
-import type {BlobWriter} from '../store/content.js';
+import {writeLayer, type LayerEntry, type LayerMapEntry, type LayerReuse} from '../layer/index.js';
+import type {BlobWriter, BlobWriterOptions} from '../store/content.js';
+
+export interface StoreLayerOptions {
+  /** Gets a copy of the tar bytes (the snapshot seeder). */
+  readonly tee?: Writable;
+  /** Content identities of the entries (COPY): the layer's member map is returned for the next rebuild. */
+  readonly identities?: Readonly<Record<string, string>>;
+  /** The same step's earlier layer and map: unchanged members are copied from it. */
+  readonly reuse?: LayerReuse;
+}
+
+export interface StoredLayer {
+  readonly diffId: string;
+  readonly size: number;
+  readonly map?: LayerMapEntry[];
+}
 
 export async function storeLayer(
   entries: readonly LayerEntry[],
-  store: {content: {createBlobWriter(): BlobWriter}},
-  tee?: Writable,
-): Promise<{diffId: string; size: number}> {
-  const writer = store.content.createBlobWriter();
-  try {
-    const written = await writeLayer(entries, tee ? withTee(writer, tee) : writer);
-    const blob = await writer.commit({digest: written.diffId, size: written.size});
-    return {diffId: blob.digest, size: blob.size};
-  } catch (error) {
-    await writer.abort().catch(() => {});
-    throw error;
-  }
+  store: {content: {createBlobWriter(options?: BlobWriterOptions): BlobWriter}},
+  options: StoreLayerOptions = {},
+): Promise<StoredLayer> {
+  const attempt = async (reuse: LayerReuse | undefined): Promise<StoredLayer> => {
+    // The layer writer hashes every byte for the diffID; the blob writer trusts that digest instead of
+    // hashing the same bytes again.
+    const writer = store.content.createBlobWriter({precomputed: true});
+    try {
+      const written = await writeLayer(entries, options.tee ? withTee(writer, options.tee) : writer, {identities: options.identities, reuse});
+      const blob = await writer.commit({digest: written.diffId, size: written.size});
+      return {diffId: blob.digest, size: blob.size, map: written.map};
+    } catch (error) {
+      await writer.abort().catch(() => {});
+      throw error;
+    }
+  };
+  if (!options.reuse) return attempt(undefined);
+  // The earlier blob may have been collected meanwhile: then the layer is written from its sources.
+  return attempt(options.reuse).catch(() => attempt(undefined));
 }
 
 /** A stream that writes to `primary` (with its backpressure and errors) and, tolerantly, to `tee`. */

@@ -9,6 +9,9 @@ export {
   writeGzipLayer,
   type WrittenLayer,
   type WrittenCompressedLayer,
+  type LayerMapEntry,
+  type LayerReuse,
+  type WriteLayerOptions,
 } from './writer.js';
 export {
   OPAQUE_MARKER,

@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto';
 import {closeSync, createReadStream, openSync, readFileSync, readSync} from 'node:fs';
-import {open, stat} from 'node:fs/promises';
+import {open, stat, type FileHandle} from 'node:fs/promises';
 import {Transform, type Writable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {createGzip} from 'node:zlib';
@@ -26,6 +26,8 @@ export interface WrittenLayer {
   diffId: string;
   /** Bytes of the uncompressed tar. */
   size: number;
+  /** Where each identified member lies (only when `identities` were given). */
+  map?: LayerMapEntry[];
 }
 
 // tar-stream encodes uid, gid and device numbers in 6 octal digits; beyond that a PAX record carries the value.
@@ -70,9 +72,12 @@ const BATCH_BYTES = 1 << 20;
 export async function writeLayer(
   entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
   out: Writable,
+  options: WriteLayerOptions = {},
 ): Promise<WrittenLayer> {
   const sorted = await sortedEntries(entries);
-  const pack = tar.pack();
+  const mapper = options.identities ? new LayerMapper(options.identities) : undefined;
+  if (options.reuse && mapper) return spliceLayer(sorted, out, options.reuse, mapper);
+  const {pack, pushed} = countingPack();
   const hash = createHash('sha256');
   let size = 0;
   // tar-stream emits a chunk per header, body and padding: gather them into large writes before hashing and
@@ -99,7 +104,8 @@ export async function writeLayer(
       callback(null, batch);
     },
   });
-  const feeding = feed(pack, sorted).catch((error: unknown) => {
+  const track = mapper && {pushed, written: (entry: LayerEntry, start: number, end: number) => mapper.add(entry, start, end - start)};
+  const feeding = feed(pack, sorted, track).catch((error: unknown) => {
     pack.destroy(error as Error);
     throw error;
   });
@@ -107,7 +113,190 @@ export async function writeLayer(
   // A failed source destroys the pack too; report the source's error, which says which file.
   if (fed.status === 'rejected') throw fed.reason;
   if (piped.status === 'rejected') throw piped.reason;
-  return {diffId: `sha256:${hash.digest('hex')}`, size};
+  return {diffId: `sha256:${hash.digest('hex')}`, size, ...(mapper ? {map: mapper.map} : {})};
+}
+
+/**
+ * Where one entry of a written layer lies in its tar: its header (with any PAX record), content and padding.
+ * `sig` is the entry's tar header and content identity: equal signatures mean byte-identical tar members.
+ */
+export interface LayerMapEntry {
+  readonly path: string;
+  readonly sig: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** An earlier layer whose unchanged members may be copied byte for byte instead of re-encoded. */
+export interface LayerReuse {
+  /** The earlier layer's uncompressed tar (a blob file, which never changes). */
+  readonly blobPath: string;
+  /** Its map, as `writeLayer` returned it. */
+  readonly map: readonly LayerMapEntry[];
+}
+
+export interface WriteLayerOptions {
+  /**
+   * Content identities of file entries by path (a content checksum, for example), supplied by a caller that
+   * knows them. Entries with one are recorded in the returned `map`; without identities there is no map.
+   */
+  readonly identities?: Readonly<Record<string, string>>;
+  /**
+   * Copy members whose signature matches the earlier layer's from its blob rather than reading and encoding
+   * them again (needs `identities`). The bytes are exactly what encoding would give, so the diffID is too.
+   */
+  readonly reuse?: LayerReuse;
+}
+
+/** Builds a layer map as members are written; entries without an identity (or size) are left out. */
+class LayerMapper {
+  readonly map: LayerMapEntry[] = [];
+  constructor(private readonly identities: Readonly<Record<string, string>>) {}
+
+  /**
+   * Every field the entry's tar member is made from (see `tarHeader`), and for a file its content identity:
+   * a file without a known identity (or size) gets none and is always encoded afresh.
+   */
+  signature(entry: LayerEntry): string | undefined {
+    const xattrs = entry.xattrs ? JSON.stringify(Object.entries(entry.xattrs).sort()) : '';
+    const common = `${entry.type}|${entry.mode}|${entry.uid}|${entry.gid}|${entry.mtime?.getTime() ?? 0}|${xattrs}`;
+    if (entry.type !== 'file') return `${common}|${entry.linkname ?? ''}|${entry.devmajor ?? 0}|${entry.devminor ?? 0}`;
+    const identity = this.identities[entry.path];
+    const size = entry.content ? entry.content.length : entry.size;
+    if (identity === undefined || size === undefined) return undefined;
+    return `${common}|${size}|${identity}`;
+  }
+
+  add(entry: LayerEntry, offset: number, length: number, sig = this.signature(entry)): void {
+    if (sig !== undefined) this.map.push({path: entry.path, sig, offset, length});
+  }
+}
+
+/**
+ * A tar-stream pack that counts the bytes it has produced. Each member is pushed whole (header, body,
+ * padding) before the packer's callback for it runs, and `feed` starts the next member only then, so the
+ * count read between two members is the offset of the next one.
+ */
+function countingPack(): {pack: tar.Pack; pushed: () => number} {
+  const pack = tar.pack();
+  let count = 0;
+  const push = pack.push.bind(pack);
+  pack.push = (chunk: Buffer | null) => {
+    if (chunk) count += chunk.length;
+    return push(chunk);
+  };
+  return {pack, pushed: () => count};
+}
+
+const END_OF_TAR_BYTES = 1024;
+
+/**
+ * `writeLayer` against an earlier layer: members whose signature is unchanged are read from the earlier blob
+ * in large ranges, the others are encoded by tar-stream as usual (their archive trailer dropped), in layer
+ * order. Only hashing the output is proportional to the layer; reading a few thousand source files is not.
+ */
+async function spliceLayer(sorted: LayerEntry[], out: Writable, reuse: LayerReuse, mapper: LayerMapper): Promise<WrittenLayer> {
+  const earlier = new Map(reuse.map.map(entry => [entry.path, entry]));
+  const sigs = sorted.map(entry => mapper.signature(entry));
+  const hash = createHash('sha256');
+  let size = 0;
+  const send = async (chunk: Buffer) => {
+    hash.update(chunk);
+    size += chunk.length;
+    if (!out.write(chunk)) await new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error) => {
+        out.off('drain', settle);
+        out.off('error', settle);
+        if (error) reject(error);
+        else resolve();
+      };
+      out.once('drain', settle);
+      out.once('error', settle);
+    });
+  };
+  const source = await open(reuse.blobPath, 'r');
+  try {
+    let index = 0;
+    while (index < sorted.length) {
+      // A run of members copied from the earlier blob, contiguous there as here.
+      const runStart = index;
+      let range: {offset: number; end: number} | undefined;
+      for (; index < sorted.length; index++) {
+        const sig = sigs[index];
+        const found = sig === undefined ? undefined : earlier.get(sorted[index].path);
+        if (!found || found.sig !== sig || (range && found.offset !== range.end)) break;
+        mapper.add(sorted[index], size + (range ? range.end - range.offset : 0), found.length, sig);
+        range = range ? {offset: range.offset, end: found.offset + found.length} : {offset: found.offset, end: found.offset + found.length};
+      }
+      if (range) {
+        await copyRange(source, range.offset, range.end, reuse.blobPath, send);
+        continue;
+      }
+      // A run of members encoded afresh, up to the next member that can be copied.
+      for (index = runStart + 1; index < sorted.length; index++) {
+        const sig = sigs[index];
+        if (sig !== undefined && earlier.get(sorted[index].path)?.sig === sig) break;
+      }
+      await encodeRun(sorted.slice(runStart, index), mapper, size, send);
+    }
+    await send(Buffer.alloc(END_OF_TAR_BYTES));
+    await new Promise<void>((resolve, reject) => {
+      out.once('error', reject);
+      out.end(() => resolve());
+    });
+  } finally {
+    await source.close();
+  }
+  return {diffId: `sha256:${hash.digest('hex')}`, size, map: mapper.map};
+}
+
+async function copyRange(source: FileHandle, start: number, end: number, path: string, send: (chunk: Buffer) => Promise<void>): Promise<void> {
+  const readChunk = async (position: number): Promise<Buffer> => {
+    const length = Math.min(BATCH_BYTES * 4, end - position);
+    const chunk = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const {bytesRead} = await source.read(chunk, filled, length - filled, position + filled);
+      if (bytesRead === 0) throw new StrataError('ERR_LAYER_REUSE', `write layer: reuse ${path}: shorter than its map`);
+      filled += bytesRead;
+    }
+    return chunk;
+  };
+  // The next chunk is read (in the thread pool) while this one is hashed and sent.
+  let reading = start < end ? readChunk(start) : undefined;
+  for (let position = start; reading; ) {
+    const chunk = await reading;
+    position += chunk.length;
+    reading = position < end ? readChunk(position) : undefined;
+    reading?.catch(() => {}); // Awaited on the next turn.
+    await send(chunk);
+  }
+}
+
+/** Encodes `entries` with tar-stream and sends the members without the archive trailer. */
+async function encodeRun(entries: LayerEntry[], mapper: LayerMapper, base: number, send: (chunk: Buffer) => Promise<void>): Promise<void> {
+  const {pack, pushed} = countingPack();
+  const track = {pushed, written: (entry: LayerEntry, start: number, end: number) => mapper.add(entry, base + start, end - start)};
+  const feeding = feed(pack, entries, track).catch((error: unknown) => {
+    pack.destroy(error as Error);
+    throw error;
+  });
+  feeding.catch(() => {}); // Awaited below; the pack's own error surfaces first otherwise.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of pack as AsyncIterable<Buffer>) {
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    if (pendingBytes < BATCH_BYTES + END_OF_TAR_BYTES) continue;
+    const batch = Buffer.concat(pending, pendingBytes);
+    // Keep the last bytes back: the trailer is only known to be the trailer at the end.
+    pending = [batch.subarray(batch.length - END_OF_TAR_BYTES)];
+    pendingBytes = END_OF_TAR_BYTES;
+    await send(batch.subarray(0, batch.length - END_OF_TAR_BYTES));
+  }
+  await feeding;
+  const rest = Buffer.concat(pending, pendingBytes);
+  if (rest.length > END_OF_TAR_BYTES) await send(rest.subarray(0, rest.length - END_OF_TAR_BYTES));
 }
 
 export interface WrittenCompressedLayer extends WrittenLayer {
@@ -232,7 +421,13 @@ function validateEntry(entry: LayerEntry): void {
 const SMALL_FILE = 1 << 20;
 const READ_AHEAD = 16;
 
-async function feed(pack: tar.Pack, entries: LayerEntry[]): Promise<void> {
+/** Members written by `feed`, with their byte range in the pack's output, when the pack counts its bytes. */
+interface FeedTracker {
+  pushed(): number;
+  written(entry: LayerEntry, start: number, end: number): void;
+}
+
+async function feed(pack: tar.Pack, entries: LayerEntry[], track?: FeedTracker): Promise<void> {
   const prefetched = new Map<number, Promise<Buffer>>();
   let scheduled = 0;
   for (let i = 0; i < entries.length; i++) {
@@ -246,7 +441,10 @@ async function feed(pack: tar.Pack, entries: LayerEntry[]): Promise<void> {
     }
     const reading = prefetched.get(i);
     prefetched.delete(i);
-    await feedEntry(pack, reading ? {...entries[i], sourcePath: undefined, content: await reading} : entries[i]);
+    const start = track?.pushed() ?? 0;
+    const entry = reading ? {...entries[i], sourcePath: undefined, content: await reading} : entries[i];
+    await feedEntry(pack, entry);
+    track?.written(entry, start, track.pushed());
   }
   pack.finalize();
 }

@@ -33,6 +33,14 @@ export interface BlobWriter extends Writable {
   abort(): Promise<void>;
 }
 
+/** A blob writer starts flushing to disk in the background every this many bytes. */
+const BACKGROUND_FLUSH_BYTES = 4 << 20;
+
+export interface BlobWriterOptions {
+  readonly algorithm?: string;
+  readonly precomputed?: boolean;
+}
+
 /**
  * A content store: blobs named by the digest of their bytes.
  *
@@ -52,8 +60,12 @@ export interface BlobWriter extends Writable {
  */
 export interface ContentStore {
   putBlob(data: Buffer | Readable, expected?: ExpectedBlob): Promise<BlobInfo>;
-  /** A writer for streaming puts; `algorithm` defaults to sha256. */
-  createBlobWriter(options?: {algorithm?: string}): BlobWriter;
+  /**
+   * A writer for streaming puts; `algorithm` defaults to sha256. With `precomputed`, the writer does not hash:
+   * the caller hashes exactly the bytes it writes (the layer writer must, for the diffID) and `commit` requires
+   * that digest and checks the size, so the blob is not hashed twice.
+   */
+  createBlobWriter(options?: BlobWriterOptions): BlobWriter;
   readBlob(blob: string | BlobInfo): Promise<Buffer>;
   openBlob(blob: string | BlobInfo): Readable;
   /** The stored size in bytes, or undefined when absent. */
@@ -175,12 +187,21 @@ export class FileContentStore implements ContentStore {
     await syncDirectory(folder);
   }
 
-  createBlobWriter(options: {algorithm?: string} = {}): BlobWriter {
+  createBlobWriter(options: BlobWriterOptions = {}): BlobWriter {
     const algorithm = options.algorithm ?? 'sha256';
-    const hash = hashFor(algorithm);
+    const hash = options.precomputed ? undefined : hashFor(algorithm);
     const temporary = join(this.tmpDir, temporaryName('blob'));
     let handle: fs.FileHandle | undefined;
     let written = 0;
+    // Large blobs are flushed to disk in the background as they are written, so the fsync at the end has
+    // little left to do; the writes do not wait for these.
+    let flushedAt = 0;
+    const flushes: Promise<void>[] = [];
+    const flushInBackground = () => {
+      if (written - flushedAt < BACKGROUND_FLUSH_BYTES || !handle) return;
+      flushedAt = written;
+      flushes.push(handle.datasync().catch(() => {}));
+    };
     let outcome: Promise<BlobInfo> | undefined;
     let aborted: Promise<void> | undefined;
     const store = this;
@@ -188,6 +209,8 @@ export class FileContentStore implements ContentStore {
     const writer = new Writable({
       // commit() closes the file itself; an automatic destroy after 'finish' would race with it.
       autoDestroy: false,
+      // Room for several large chunks, so a producer that hashes its next chunk overlaps with this write.
+      highWaterMark: 8 << 20,
       construct(callback) {
         fs.open(temporary, 'wx', 0o644).then(opened => {
           handle = opened;
@@ -195,20 +218,28 @@ export class FileContentStore implements ContentStore {
         }, callback);
       },
       write(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
+        hash?.update(chunk);
         written += chunk.length;
-        handle!.write(chunk).then(() => callback(), callback);
+        handle!.write(chunk).then(() => {
+          flushInBackground();
+          callback();
+        }, callback);
       },
       writev(chunks, callback) {
         const buffers = chunks.map(({chunk}) => chunk as Buffer);
         for (const buffer of buffers) {
-          hash.update(buffer);
+          hash?.update(buffer);
           written += buffer.length;
         }
-        handle!.writev(buffers).then(() => callback(), callback);
+        handle!.writev(buffers).then(() => {
+          flushInBackground();
+          callback();
+        }, callback);
       },
       final(callback) {
-        handle!.sync().then(() => callback(), callback);
+        Promise.all(flushes)
+          .then(() => handle!.sync())
+          .then(() => callback(), callback);
       },
       destroy(error, callback) {
         const opened = handle;
@@ -258,7 +289,10 @@ export class FileContentStore implements ContentStore {
             await handle.close();
             handle = undefined;
           }
-          const info = {digest: `${algorithm}:` + hash.digest('hex'), size: written};
+          if (!hash && (!expected?.digest || expected.size === undefined)) {
+            throw new Error('write blob: a precomputed blob needs its digest and size');
+          }
+          const info = {digest: hash ? `${algorithm}:` + hash.digest('hex') : expected!.digest!, size: written};
           checkExpected(info, expected, 'write blob');
           await store.moveIntoPlace(temporary, store.blobPath(info.digest));
           writer.destroy();

@@ -1,6 +1,6 @@
 import {test, describe} from 'node:test';
 import assert from 'node:assert/strict';
-import {chmod, readdir, readFile, utimes, writeFile} from 'node:fs/promises';
+import {chmod, readdir, readFile, rm, utimes, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {cacheRoots, describeFileChanges, explainMiss, pruneCache} from '../../engine/build/cache.js';
 import {stepsOf, withBench} from './helpers.js';
@@ -79,6 +79,27 @@ describe('build cache', () => {
       assert.equal(stepsOf(changed.events).at(-1)!.reason, 'ARG VERSION changed');
       const unused = await bench.build({buildArgs: {VERSION: '2', UNUSED: 'x'}});
       assert.ok(stepsOf(unused.events).every(step => step.cached), 'an undeclared build arg changes nothing');
+    }));
+
+  test('a COPY rebuilt from its earlier layer has the layer a build from scratch makes, and the files of the edit', () =>
+    withBench(async bench => {
+      await project(bench);
+      await bench.write('src/old.js', 'to be removed\n');
+      for (let index = 0; index < 40; index++) await bench.write(`src/lib/m${index}.js`, `export const m${index} = ${'x'.repeat(index * 50)}\n`);
+      await bench.build();
+      await bench.write('src/app.js', 'console.log("edited")\n');
+      await bench.write('src/lib/added.js', 'export const added = 1\n');
+      await rm(join(bench.context, 'src/old.js'));
+      const rebuilt = await bench.build();
+      assert.equal(stepsOf(rebuilt.events).at(-1)?.cached, false);
+      const scratch = await bench.build({noCache: true});
+      const rebuiltLayers = (await bench.config(rebuilt.result.imageId)).rootfs.diff_ids;
+      assert.deepEqual(rebuiltLayers, (await bench.config(scratch.result.imageId)).rootfs.diff_ids, 'same layer digests as a --no-cache build');
+      const rootfs = await bench.rootfs(rebuilt.result.imageId);
+      assert.equal(await readFile(join(rootfs, 'app/src/app.js'), 'utf8'), 'console.log("edited")\n');
+      assert.equal(await readFile(join(rootfs, 'app/src/lib/added.js'), 'utf8'), 'export const added = 1\n');
+      assert.equal(await readFile(join(rootfs, 'app/src/lib/m39.js'), 'utf8'), `export const m39 = ${'x'.repeat(39 * 50)}\n`);
+      await assert.rejects(readFile(join(rootfs, 'app/src/old.js')), {code: 'ENOENT'});
     }));
 
   test('--no-cache runs every step and says so; the result is cached for the next build', () =>

@@ -167,6 +167,27 @@ export function contentStoreSuite(name: string, makeStore: () => Promise<Content
       assert.deepEqual(await store.listBlobs(), []);
     });
 
+    withStore('a precomputed blob writer stores the bytes under the digest its caller hashed', async ({store}) => {
+      // Larger than the background flush interval, so flushes run while chunks are still being written.
+      const data = Buffer.alloc(9 << 20);
+      for (let index = 0; index < data.length; index += 4096) data.writeUInt32BE(index, index);
+      const writer = store.createBlobWriter({precomputed: true});
+      await pipeline(chunks(data, 1 << 20), writer);
+      const info = await writer.commit({digest: sha256(data), size: data.length});
+      assert.deepEqual(info, {digest: sha256(data), size: data.length});
+      assert.ok((await store.readBlob(info.digest)).equals(data), 'a verifying read accepts the stored bytes');
+    });
+
+    withStore('a precomputed blob writer without a digest, or with the wrong size, rejects and leaves nothing', async ({store}) => {
+      const unnamed = store.createBlobWriter({precomputed: true});
+      unnamed.end(Buffer.from('abc'));
+      await assert.rejects(unnamed.commit({size: 3}), /needs its digest and size/);
+      const missized = store.createBlobWriter({precomputed: true});
+      missized.end(Buffer.from('abc'));
+      await assert.rejects(missized.commit({digest: sha256('abc'), size: 4}), SizeMismatchError);
+      assert.deepEqual(await store.listBlobs(), []);
+    });
+
     withStore('an in-flight write is not listed and not readable', async ({store}) => {
       const writer = store.createBlobWriter();
       await new Promise<void>((resolve, reject) => writer.write(Buffer.from('in flight'), error => (error ? reject(error) : resolve())));
