@@ -262,16 +262,27 @@ async function copyRange(source: FileHandle, start: number, end: number, path: s
     }
     return chunk;
   };
-  // The next chunk is read (in the thread pool) while this one is hashed and sent.
-  let reading = start < end ? readChunk(start) : undefined;
-  for (let position = start; reading; ) {
-    const chunk = await reading;
-    position += chunk.length;
-    reading = position < end ? readChunk(position) : undefined;
-    reading?.catch(() => {}); // Awaited on the next turn.
+  // Up to READ_AHEAD_CHUNKS chunks are being read (in the thread pool) while this one is hashed and sent.
+  const reads: Promise<Buffer>[] = [];
+  let scheduled = start;
+  const schedule = () => {
+    while (scheduled < end && reads.length < READ_AHEAD_CHUNKS) {
+      const reading = readChunk(scheduled);
+      reading.catch(() => {}); // Awaited in turn below.
+      reads.push(reading);
+      scheduled += Math.min(BATCH_BYTES * 4, end - scheduled);
+    }
+  };
+  schedule();
+  while (reads.length > 0) {
+    const chunk = await reads.shift()!;
+    schedule();
     await send(chunk);
   }
 }
+
+/** Chunks of an earlier layer read ahead of the one being hashed: enough to keep the thread pool busy. */
+const READ_AHEAD_CHUNKS = 4;
 
 /** Encodes `entries` with tar-stream and sends the members without the archive trailer. */
 async function encodeRun(entries: LayerEntry[], mapper: LayerMapper, base: number, send: (chunk: Buffer) => Promise<void>): Promise<void> {

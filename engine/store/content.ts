@@ -210,7 +210,7 @@ export class FileContentStore implements ContentStore {
       // commit() closes the file itself; an automatic destroy after 'finish' would race with it.
       autoDestroy: false,
       // Room for several large chunks, so a producer that hashes its next chunk overlaps with this write.
-      highWaterMark: 8 << 20,
+      highWaterMark: 16 << 20,
       construct(callback) {
         fs.open(temporary, 'wx', 0o644).then(opened => {
           handle = opened;

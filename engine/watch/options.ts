@@ -23,7 +23,7 @@ export interface WatchBuildOptions
    * `docker compose watch --prune` does (default true). Its layers stay while the build cache uses them.
    */
   readonly prune?: boolean;
-  /** Quiet period that ends a burst of events (default 100 ms; docker compose waits 500 ms). */
+  /** Quiet period that ends a burst of events (default 50 ms; docker compose waits 500 ms). */
   readonly debounceMs?: number;
   /** Longest a burst of continuous events may delay a build (default max(1 s, 10 x debounce)). */
   readonly maxWaitMs?: number;
@@ -32,4 +32,4 @@ export interface WatchBuildOptions
   readonly clock?: () => number;
 }
 
-export const defaultDebounceMs = 100;
+export const defaultDebounceMs = 50;

@@ -20,7 +20,7 @@ export function configureWatchCommand(command: Command, context: CliContext): Co
   })
     .addOption(new Option('--progress <type>', 'progress output').choices(['auto', 'plain', 'json']).default('plain'))
     .option('--no-prune', 'keep the images that rebuilds replace (default: remove them once no tag names them)')
-    .option('--debounce <ms>', 'quiet period after the last change before rebuilding, in milliseconds (default 100)')
+    .option('--debounce <ms>', 'quiet period after the last change before rebuilding, in milliseconds (default 50)')
     .action(async (contextDir: string, options: WatchCommandOptions) => watch(context, contextDir, options));
 }
 
