@@ -394,9 +394,13 @@ class Flags {
   }
   /** Every value of a repeatable flag, in the order written. */
   strings(name: string): readonly string[] {
-    if (!this.names || indexOfName(this.names, this.names.length, name) < 0) return NO_STRINGS;
-    const found: string[] = [];
-    for (let i = 0; i < this.names.length; i++) if (this.names[i] === name) found.push(this.values?.[i] as string);
+    const names = this.names;
+    if (!names) return NO_STRINGS;
+    let count = 0;
+    for (let i = 0; i < names.length; i++) if (names[i] === name) count++;
+    if (count === 0) return NO_STRINGS;
+    const found = new Array<string>(count);
+    for (let i = 0, at = 0; i < names.length; i++) if (names[i] === name) found[at++] = (this.values as string[])[i];
     return found;
   }
 }
@@ -539,20 +543,24 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       const flags = new Flags(node.flags, isCopy ? COPY_FLAGS : ADD_FLAGS);
       const last = node.args.length - 1;
       const dest = node.args[last];
-      if (!node.json && heredocWord(dest)) throw new InstructionError(`${keyword} cannot accept a heredoc as a destination`);
-      const sources: string[] = [];
-      let heredocSources: HeredocSource[] | undefined;
-      for (let i = 0; i < last; i++) {
-        const source = node.args[i];
-        const header = node.json ? undefined : heredocWord(source);
-        if (!header) {
-          sources.push(source);
-          continue;
+      if (!node.json && dest.includes('<<') && heredocWord(dest)) throw new InstructionError(`${keyword} cannot accept a heredoc as a destination`);
+      let sources: string[];
+      const heredocSources: HeredocSource[] = [];
+      if (node.json || !anyIncludes(node.args, last, '<<')) {
+        sources = node.args.slice(0, last); // no source can be a heredoc
+      } else {
+        sources = [];
+        for (let i = 0; i < last; i++) {
+          const source = node.args[i];
+          const header = heredocWord(source);
+          if (!header) {
+            sources.push(source);
+            continue;
+          }
+          const body = node.heredocs.find(heredoc => heredoc.name === header.name)?.content ?? '';
+          heredocSources.push({path: header.name, content: header.chomp ? chompHeredocContent(body) : body, expand: header.expand});
         }
-        const body = node.heredocs.find(heredoc => heredoc.name === header.name)?.content ?? '';
-        (heredocSources ??= []).push({path: header.name, content: header.chomp ? chompHeredocContent(body) : body, expand: header.expand});
       }
-      heredocSources ??= [];
       if (sources.length + heredocSources.length > 1 && !dest.includes('$') && !dest.endsWith('/') && dest !== '.') {
         throw new InstructionError(
           `when using ${keyword} with more than one source file, the destination must be a directory and end with a /`,
@@ -719,6 +727,11 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
 }
 
 const ONBUILD_PREFIX = /^\s*ONBUILD\s*/i;
+
+function anyIncludes(words: readonly string[], before: number, text: string): boolean {
+  for (let i = 0; i < before; i++) if (words[i].includes(text)) return true;
+  return false;
+}
 
 /** A heredoc word such as `<<EOF`, or undefined; a word that does not lex is simply not a heredoc here. */
 function heredocWord(word: string): ReturnType<typeof parseHeredocWord> {

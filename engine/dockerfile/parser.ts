@@ -94,6 +94,49 @@ const QUOTE = /['"]/;
 
 const HEREDOC_INSTRUCTIONS = new Set(['add', 'copy', 'run']);
 const NO_COMMENTS: readonly string[] = Object.freeze([]);
+const NO_FLAGS: readonly string[] = Object.freeze([]);
+const NO_HEREDOCS: readonly Heredoc[] = Object.freeze([]);
+
+/** The 18 keywords, upper and lower case, mapped to their lowercase name: a keyword written so is not copied. */
+const KEYWORD_NAMES = new Map<string, string>();
+for (const name of ['from', 'run', 'copy', 'add', 'env', 'arg', 'label', 'expose', 'volume', 'user', 'workdir', 'cmd', 'entrypoint', 'shell', 'healthcheck', 'stopsignal', 'onbuild', 'maintainer']) {
+  KEYWORD_NAMES.set(name, name).set(name.toUpperCase(), name);
+}
+/** Those keywords by length. */
+const KEYWORDS_BY_LENGTH: string[][] = [];
+for (const keyword of KEYWORD_NAMES.keys()) (KEYWORDS_BY_LENGTH[keyword.length] ??= []).push(keyword);
+
+/** `line.slice(start, end)`, or the shared string when it is a keyword in upper or lower case. */
+function keywordAt(line: string, start: number, end: number): string {
+  const candidates = KEYWORDS_BY_LENGTH[end - start];
+  if (candidates !== undefined) {
+    const first = line.charCodeAt(start);
+    for (let i = 0; i < candidates.length; i++) {
+      const keyword = candidates[i];
+      if (keyword.charCodeAt(0) === first && line.startsWith(keyword, start)) return keyword;
+    }
+  }
+  return line.slice(start, end);
+}
+
+/**
+ * Words are gathered in one reused array and copied out at their exact length: an array grown by `push` from
+ * `[]` reserves 17 slots, most of them never used, and this runs for almost every line.
+ */
+const gathered: string[] = [];
+let gatheredLength = 0;
+
+function gather(word: string): void {
+  gathered[gatheredLength++] = word;
+}
+
+/** The words gathered since `from` (a `gatheredLength` taken before), as a new array; the slots are cleared. */
+function takeGathered(from: number): string[] {
+  const words = gathered.slice(from, gatheredLength);
+  for (let i = from; i < gatheredLength; i++) gathered[i] = ''; // keep no slice of the text alive
+  gatheredLength = from;
+  return words;
+}
 
 /** A line-local parse failure; `parseAst` attaches the location. */
 class LineError extends Error {}
@@ -310,17 +353,17 @@ function nodeFromLine(line: string, escapeChar: string, comments: readonly strin
   const start = firstNonSpace(line, 0, end);
   let at = start;
   while (at < end && !isSeparator(line.charCodeAt(at))) at++;
-  const keyword = start === 0 && at === line.length ? line : line.slice(start, at);
-  const name = keyword.toLowerCase();
-  let flags: string[];
+  const keyword = start === 0 && at === line.length ? line : keywordAt(line, start, at);
+  const name = KEYWORD_NAMES.get(keyword) ?? keyword.toLowerCase();
+  let flags: readonly string[] = NO_FLAGS;
   let rest: string;
   if (at === end) {
-    flags = [];
     rest = '';
   } else {
     while (at < end && isSeparator(line.charCodeAt(at))) at++;
-    flags = [];
-    const restStart = extractFlags(line, at, end, flags);
+    const from = gatheredLength;
+    const restStart = extractFlags(line, at, end);
+    if (gatheredLength > from) flags = takeGathered(from);
     rest = restStart === end ? '' : line.slice(firstNonSpace(line, restStart, end), end);
   }
 
@@ -384,7 +427,7 @@ function nodeFromLine(line: string, escapeChar: string, comments: readonly strin
     args,
     json,
     child,
-    heredocs: [],
+    heredocs: NO_HEREDOCS,
     original: line,
     sourceText: '',
     startLine: 0,
@@ -394,11 +437,11 @@ function nodeFromLine(line: string, escapeChar: string, comments: readonly strin
 }
 
 /**
- * Take the `--flag` words off the front of `line[pos, end)` (which starts and ends with no space) into `words`,
- * returning where the rest starts. Quotes and `\` inside a flag word are resolved (`--chown="a b"`); the first
+ * Take the `--flag` words off the front of `line[pos, end)` (which starts and ends with no space), gathering
+ * them, and return where the rest starts. Quotes and `\` inside a flag word are resolved (`--chown="a b"`); the first
  * word that does not start with `--` ends the flags, and so does a bare `--` (the rest then starts after it).
  */
-function extractFlags(line: string, pos: number, end: number, words: string[]): number {
+function extractFlags(line: string, pos: number, end: number): number {
   while (pos < end) {
     pos = firstNonSpace(line, pos, end);
     if (pos >= end) break;
@@ -417,7 +460,7 @@ function extractFlags(line: string, pos: number, end: number, words: string[]): 
         if (pos < end) return pos;
         continue;
       }
-      words.push(line.slice(start, stop));
+      gather(line.slice(start, stop));
       continue;
     }
     let word = '';
@@ -453,7 +496,7 @@ function extractFlags(line: string, pos: number, end: number, words: string[]): 
       word += ch;
     }
     if (word === '--' && pos < end) return pos;
-    if (word !== '--' && (blankOk || word.length > 0)) words.push(word);
+    if (word !== '--' && (blankOk || word.length > 0)) gather(word);
   }
   return end;
 }
@@ -475,10 +518,6 @@ function isSpaceCode(code: number): boolean {
   );
 }
 
-function isSpaceChar(ch: string): boolean {
-  return isSpaceCode(ch.charCodeAt(0));
-}
-
 /** The first index in [from, end) that is not a space, or `end`. */
 function firstNonSpace(text: string, from: number, end: number): number {
   while (from < end && isSpaceCode(text.charCodeAt(from))) from++;
@@ -492,8 +531,8 @@ function isSeparator(code: number): boolean {
 
 /** `rest.split(/[\t\v\f\r ]+/)` (an empty string gives no words), without the regex. */
 function splitWhitespaceDelimited(rest: string): string[] {
-  const words: string[] = [];
-  if (rest === '') return words;
+  if (rest === '') return [];
+  const from = gatheredLength;
   let start = 0;
   let at = 0;
   const length = rest.length;
@@ -502,12 +541,13 @@ function splitWhitespaceDelimited(rest: string): string[] {
       at++;
       continue;
     }
-    words.push(rest.slice(start, at));
+    gather(rest.slice(start, at));
     while (at < length && isSeparator(rest.charCodeAt(at))) at++;
     start = at;
   }
-  words.push(start === 0 ? rest : rest.slice(start));
-  return words;
+  if (start === 0) return [rest];
+  gather(rest.slice(start));
+  return takeGathered(from);
 }
 
 const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised of strings only';
@@ -516,6 +556,8 @@ const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised
 function parseJson(rest: string): string[] | undefined {
   const start = firstNonSpace(rest, 0, rest.length);
   if (rest.charCodeAt(start) !== 0x5b /* [ */) return undefined;
+  const simple = parseSimpleJsonStrings(rest, start);
+  if (simple) return simple;
   let value: unknown;
   try {
     value = JSON.parse(start === 0 ? rest : rest.slice(start));
@@ -525,6 +567,52 @@ function parseJson(rest: string): string[] | undefined {
   if (!Array.isArray(value)) return undefined;
   for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') throw new LineError(NOT_STRING_ARRAY);
   return value as string[];
+}
+
+/** JSON's whitespace: space, tab, line feed, carriage return. */
+function isJsonSpace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
+}
+
+/**
+ * The common exec form, read without JSON.parse: `[` then `"..."` strings (no escapes or control characters)
+ * separated by commas, `]`, JSON whitespace around. The strings are slices of the text. Anything else gives
+ * undefined, and JSON.parse then decides.
+ */
+function parseSimpleJsonStrings(text: string, open: number): string[] | undefined {
+  const from = gatheredLength;
+  const length = text.length;
+  let at = open + 1;
+  while (at < length && isJsonSpace(text.charCodeAt(at))) at++;
+  let closed = text.charCodeAt(at) === 0x5d /* ] */;
+  if (closed) {
+    at++;
+  } else {
+    for (;;) {
+      if (text.charCodeAt(at) !== 0x22 /* " */) break;
+      let stop = at + 1;
+      for (; stop < length; stop++) {
+        const code = text.charCodeAt(stop);
+        if (code === 0x22 || code === 0x5c /* \ */ || code < 0x20) break;
+      }
+      if (text.charCodeAt(stop) !== 0x22) break;
+      gather(text.slice(at + 1, stop));
+      at = stop + 1;
+      while (at < length && isJsonSpace(text.charCodeAt(at))) at++;
+      const code = text.charCodeAt(at);
+      if (code === 0x5d /* ] */) {
+        closed = true;
+        at++;
+        break;
+      }
+      if (code !== 0x2c /* , */) break;
+      at++;
+      while (at < length && isJsonSpace(text.charCodeAt(at))) at++;
+    }
+  }
+  while (at < length && isJsonSpace(text.charCodeAt(at))) at++;
+  const words = takeGathered(from);
+  return closed && at === length ? words : undefined;
 }
 
 /** Set by `parseHealthConfig`: whether the command was exec form (avoids an object per HEALTHCHECK). */
@@ -556,42 +644,43 @@ function parseHealthConfig(rest: string): string[] {
  */
 export function parseWords(rest: string, escape: string): string[] {
   // Words keep their quotes and escapes, so each one is a slice of `rest`; only an escape token at the very
-  // end is dropped. Code units are enough: quotes, escapes and ASCII spaces never occur inside surrogate pairs.
-  const words: string[] = [];
+  // end is dropped. Code units are enough: quotes, escapes and spaces never occur inside surrogate pairs.
+  const from = gatheredLength;
+  const escapeCode = escape.charCodeAt(0);
   const length = rest.length;
   let start = -1;
   let end = length;
-  let quote = '';
+  let quote = 0;
   let blankOk = false;
   for (let i = 0; i < length; i++) {
-    const ch = rest[i];
+    const code = rest.charCodeAt(i);
     if (start < 0) {
-      if (isSpaceChar(ch)) continue;
+      if (isSpaceCode(code)) continue;
       start = i;
     }
-    if (!quote) {
-      if (isSpaceChar(ch)) {
-        words.push(rest.slice(start, i));
+    if (quote === 0) {
+      if (isSpaceCode(code)) {
+        gather(rest.slice(start, i));
         start = -1;
         blankOk = false;
-      } else if (ch === "'" || ch === '"') {
-        quote = ch;
+      } else if (code === 0x27 || code === 0x22) {
+        quote = code;
         blankOk = true;
-      } else if (ch === escape) {
+      } else if (code === escapeCode) {
         if (i + 1 === length) end = i;
         else i++;
       }
       continue;
     }
-    if (ch === quote) {
-      quote = '';
-    } else if (ch === escape && quote !== "'") {
+    if (code === quote) {
+      quote = 0;
+    } else if (code === escapeCode && quote !== 0x27) {
       if (i + 1 === length) end = i;
       else i++;
     }
   }
-  if (start >= 0 && (blankOk || end > start)) words.push(rest.slice(start, end));
-  return words;
+  if (start >= 0 && (blankOk || end > start)) gather(start === 0 && end === length ? rest : rest.slice(start, end));
+  return takeGathered(from);
 }
 
 /** ENV and LABEL: `KEY value` (legacy, sep "") or `k=v k2=v2` (sep "="), as key/value/sep triples. */
@@ -603,13 +692,16 @@ function parseNameValue(rest: string, keyword: string, escape: string): string[]
     if (!match) throw new LineError(`${keyword} must have two arguments`);
     return [rest.slice(0, match.index), rest.slice(match.index + match[0].length), ''];
   }
-  const args: string[] = [];
-  for (const word of words) {
+  const args = new Array<string>(words.length * 3);
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i];
     const at = word.indexOf('=');
     if (at < 0) {
       throw new LineError(`syntax error - can't find = in ${JSON.stringify(word)}. Must be of the form: name=value`);
     }
-    args.push(word.slice(0, at), word.slice(at + 1), '=');
+    args[3 * i] = word.slice(0, at);
+    args[3 * i + 1] = word.slice(at + 1);
+    args[3 * i + 2] = '=';
   }
   return args;
 }
@@ -642,16 +734,16 @@ function isPlainWord(text: string): boolean {
 
 /** Split at Go spaces, dropping empty words: what the lexer gives for text that `lexesAsPlainWords`. */
 function splitAtSpaces(text: string): string[] {
-  const words: string[] = [];
+  const from = gatheredLength;
   const length = text.length;
   let at = firstNonSpace(text, 0, length);
   while (at < length) {
     let stop = at + 1;
     while (stop < length && !isSpaceCode(text.charCodeAt(stop))) stop++;
-    words.push(text.slice(at, stop));
+    gather(text.slice(at, stop));
     at = firstNonSpace(text, stop, length);
   }
-  return words;
+  return takeGathered(from);
 }
 
 /** Find the heredoc words of a line (`<<EOF`, `<<-"EOF"`, `2<<X`) in order. */
