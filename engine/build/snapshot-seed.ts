@@ -20,14 +20,16 @@ import {
   existsSync,
   lchownSync,
   linkSync,
+  lstatSync,
   lutimesSync,
   mkdirSync,
+  readdirSync,
+  rmSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
 import type {Writable} from 'node:stream';
-import * as fs from 'node:fs/promises';
 import {mkdir, rename, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {chainIds} from '../image/digest.js';
@@ -136,7 +138,7 @@ export async function startSeed(snapshots: Snapshots, entries: readonly LayerEnt
 }
 
 function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): SeedInProgress {
-  // Started at once: the links and writes go to the thread pool while the layer writer hashes on this thread.
+  // Started at once: the clone runs in another process while the layer writer hashes on this thread.
   const building = linkSnapshot(diff, entries, reuse).then(
     () => true,
     () => false,
@@ -162,47 +164,54 @@ function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, en
   };
 }
 
-/** How many file operations a linking seed keeps in flight. */
-const LINK_CONCURRENCY = 32;
-
+/**
+ * The earlier snapshot is cloned with `cp -al` (another process, so the thousands of links cost this thread
+ * nothing while it hashes the layer), then brought in line with `entries`: changed or new files are written,
+ * names the entries no longer have are removed, symlinks are made again, and every folder gets its entry's
+ * mode, owner and times last. Unchanged files stay hard links to the earlier snapshot's files, whose inode
+ * metadata equals the entry's (the identity covers mode, owner and mtime).
+ */
 async function linkSnapshot(diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): Promise<void> {
+  await clone(reuse.dir, diff);
   const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const byPath = new Map(sorted.map(entry => [entry.path, entry]));
   const dirs = sorted.filter(entry => entry.type === 'dir');
-  // Parents sort before their children, so each folder's parent exists when it is made.
-  for (const entry of dirs) mkdirSync(join(diff, entry.path));
-  const placeEntry = async (entry: LayerEntry): Promise<void> => {
+  // Names that no entry has any more go first, so that a file can become a folder and the other way round.
+  removeStrays(diff, '', byPath);
+  for (const entry of dirs) {
+    const target = join(diff, entry.path);
+    if (!isDirectory(target)) {
+      rmSync(target, {force: true});
+      mkdirSync(target);
+    }
+  }
+  const hardlinks: LayerEntry[] = [];
+  for (const entry of sorted) {
     const target = join(diff, entry.path);
     const time = entry.mtime ?? new Date(0);
     if (entry.type === 'file') {
       const identity = reuse.current[entry.path];
-      if (identity !== undefined && reuse.previous[entry.path] === identity) {
-        try {
-          await fs.link(join(reuse.dir, entry.path), target);
-          return;
-        } catch {
-          // Gone or not linkable: write it.
-        }
-      }
-      if (entry.content) await fs.writeFile(target, entry.content);
-      else if (entry.sourcePath) await fs.copyFile(entry.sourcePath, target);
-      else await fs.writeFile(target, '');
-      await fs.chmod(target, entry.mode & 0o7777);
-      await fs.lchown(target, entry.uid, entry.gid);
-      await fs.utimes(target, time, time);
+      // Cloned from the earlier snapshot, which holds exactly the files of its identities.
+      if (identity !== undefined && reuse.previous[entry.path] === identity) continue;
+      rmSync(target, {recursive: true, force: true});
+      if (entry.content) writeFileSync(target, entry.content);
+      else if (entry.sourcePath) copyFileSync(entry.sourcePath, target);
+      else writeFileSync(target, '');
+      chmodSync(target, entry.mode & 0o7777);
+      lchownSync(target, entry.uid, entry.gid);
+      utimesSync(target, time, time);
     } else if (entry.type === 'symlink') {
-      await fs.symlink(entry.linkname ?? '', target);
-      await fs.lchown(target, entry.uid, entry.gid);
-      await fs.lutimes(target, time, time);
+      rmSync(target, {recursive: true, force: true});
+      symlinkSync(entry.linkname ?? '', target);
+      lchownSync(target, entry.uid, entry.gid);
+      lutimesSync(target, time, time);
+    } else if (entry.type === 'hardlink') {
+      rmSync(target, {recursive: true, force: true});
+      hardlinks.push(entry);
     }
-  };
-  const work = sorted.filter(entry => entry.type === 'file' || entry.type === 'symlink');
-  let next = 0;
-  const worker = async () => {
-    while (next < work.length) await placeEntry(work[next++]);
-  };
-  await Promise.all(Array.from({length: Math.min(LINK_CONCURRENCY, work.length)}, worker));
-  for (const entry of sorted) if (entry.type === 'hardlink') linkSync(join(diff, entry.linkname ?? ''), join(diff, entry.path));
-  // Folders last and deepest first: creating their children changed their times.
+  }
+  for (const entry of hardlinks) linkSync(join(diff, entry.linkname ?? ''), join(diff, entry.path));
+  // Folders last and deepest first: changing their children changed their times.
   for (const entry of dirs.reverse()) {
     const target = join(diff, entry.path);
     const time = entry.mtime ?? new Date(0);
@@ -210,6 +219,34 @@ async function linkSnapshot(diff: string, entries: readonly LayerEntry[], reuse:
     lchownSync(target, entry.uid, entry.gid);
     utimesSync(target, time, time);
   }
+}
+
+/** `cp -a -l`: folders copied with their metadata, files hard-linked; rejects if cp fails. */
+function clone(from: string, to: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('cp', ['-a', '-l', '--', `${from}/.`, to], {stdio: ['ignore', 'ignore', 'pipe']});
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', code => (code === 0 ? resolve() : reject(new Error(`cp -al: ${stderr.trim() || `exit ${code}`}`))));
+  });
+}
+
+/** Remove what is under `dir` (relative) but is not an entry, recursing into folders that are. */
+function removeStrays(root: string, dir: string, byPath: ReadonlyMap<string, LayerEntry>): void {
+  for (const item of readdirSync(join(root, dir), {withFileTypes: true})) {
+    const path = dir === '' ? item.name : `${dir}/${item.name}`;
+    const entry = byPath.get(path);
+    if (!entry) rmSync(join(root, path), {recursive: true, force: true});
+    else if (item.isDirectory()) {
+      if (entry.type === 'dir') removeStrays(root, path, byPath);
+      else rmSync(join(root, path), {recursive: true, force: true});
+    }
+  }
+}
+
+function isDirectory(path: string): boolean {
+  return lstatSync(path, {throwIfNoEntry: false})?.isDirectory() ?? false;
 }
 
 /** Move a RUN's overlay upper folder (no opaque folders) into place as the snapshot of `chainId`. */

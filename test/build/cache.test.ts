@@ -85,11 +85,16 @@ describe('build cache', () => {
     withBench(async bench => {
       await project(bench);
       await bench.write('src/old.js', 'to be removed\n');
+      await bench.write('src/gone/x.js', 'a folder to be removed\n');
+      await bench.write('src/flip', 'a file that becomes a folder\n');
       for (let index = 0; index < 40; index++) await bench.write(`src/lib/m${index}.js`, `export const m${index} = ${'x'.repeat(index * 50)}\n`);
       await bench.build();
       await bench.write('src/app.js', 'console.log("edited")\n');
       await bench.write('src/lib/added.js', 'export const added = 1\n');
       await rm(join(bench.context, 'src/old.js'));
+      await rm(join(bench.context, 'src/gone'), {recursive: true});
+      await rm(join(bench.context, 'src/flip'));
+      await bench.write('src/flip/inner.js', 'now inside a folder\n');
       const rebuilt = await bench.build();
       assert.equal(stepsOf(rebuilt.events).at(-1)?.cached, false);
       const scratch = await bench.build({noCache: true});
@@ -100,6 +105,8 @@ describe('build cache', () => {
       assert.equal(await readFile(join(rootfs, 'app/src/lib/added.js'), 'utf8'), 'export const added = 1\n');
       assert.equal(await readFile(join(rootfs, 'app/src/lib/m39.js'), 'utf8'), `export const m39 = ${'x'.repeat(39 * 50)}\n`);
       await assert.rejects(readFile(join(rootfs, 'app/src/old.js')), {code: 'ENOENT'});
+      await assert.rejects(readdir(join(rootfs, 'app/src/gone')), {code: 'ENOENT'});
+      assert.equal(await readFile(join(rootfs, 'app/src/flip/inner.js'), 'utf8'), 'now inside a folder\n');
     }));
 
   test('--no-cache runs every step and says so; the result is cached for the next build', () =>
