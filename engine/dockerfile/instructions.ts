@@ -352,7 +352,7 @@ type FlagType = 'bool' | 'string' | 'strings';
 class Flags {
   private readonly names: string[] | undefined;
   private readonly values: (string | boolean)[] | undefined;
-  constructor(words: readonly string[], spec: Readonly<Record<string, FlagType>>) {
+  constructor(words: readonly string[], spec: FlagSpec) {
     if (words.length === 0) return; // most instructions have no flags: allocate nothing
     const names: string[] = (this.names = new Array<string>(words.length));
     const values: (string | boolean)[] = (this.values = new Array<string | boolean>(words.length));
@@ -362,9 +362,9 @@ class Flags {
       const at = word.indexOf('=', 2);
       const name = at < 0 ? word.slice(2) : word.slice(2, at);
       const value = at < 0 ? undefined : word.slice(at + 1);
-      const type = Object.hasOwn(spec, name) ? spec[name] : undefined;
+      const type = spec.get(name);
       if (!type) {
-        const guess = closestMatch(name, Object.keys(spec));
+        const guess = closestMatch(name, [...spec.keys()]);
         throw new InstructionError(`unknown flag --${name}${guess ? `; did you mean --${guess}?` : ''}`);
       }
       if (type !== 'strings' && indexOfName(names, i, name) >= 0) throw new InstructionError(`duplicate flag specified: --${name}`);
@@ -431,12 +431,14 @@ function isUpperCase(text: string): boolean {
 const NO_STRINGS: readonly string[] = Object.freeze([]);
 const NO_MOUNTS: readonly RunMount[] = Object.freeze([]);
 
-const NO_FLAGS: Readonly<Record<string, FlagType>> = {};
-const FROM_FLAGS: Readonly<Record<string, FlagType>> = {platform: 'string'};
-const RUN_FLAGS: Readonly<Record<string, FlagType>> = {mount: 'strings', network: 'string', security: 'string'};
-const COPY_FLAGS: Readonly<Record<string, FlagType>> = {chown: 'string', from: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings'};
-const ADD_FLAGS: Readonly<Record<string, FlagType>> = {chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'strings'};
-const HEALTHCHECK_FLAGS: Readonly<Record<string, FlagType>> = {interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string'};
+type FlagSpec = ReadonlyMap<string, FlagType>;
+const flagSpec = (types: Record<string, FlagType>): FlagSpec => new Map(Object.entries(types));
+const NO_FLAGS = flagSpec({});
+const FROM_FLAGS = flagSpec({platform: 'string'});
+const RUN_FLAGS = flagSpec({mount: 'strings', network: 'string', security: 'string'});
+const COPY_FLAGS = flagSpec({chown: 'string', from: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings'});
+const ADD_FLAGS = flagSpec({chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'strings'});
+const HEALTHCHECK_FLAGS = flagSpec({interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string'});
 
 function pushWarning(node: InstructionNode, warnings: DockerfileWarning[], rule: string, message: string): void {
   warnings.push({rule, message, line: node.startLine, endLine: node.endLine});
@@ -476,7 +478,7 @@ const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
  */
 
 function parseInstruction(node: InstructionNode, context: Context, warnings: DockerfileWarning[]): Instruction {
-  if (node.keyword !== node.name && !isUpperCase(node.keyword)) {
+  if (node.keyword !== node.name && node.keyword !== KEYWORD_OF[node.name] && !isUpperCase(node.keyword)) {
     pushWarning(node, warnings, 'ConsistentInstructionCasing', `instruction ${node.keyword} should be written all upper case (${node.keyword.toUpperCase()})`);
   }
   const escapeChar = context.escapeChar;
@@ -868,62 +870,21 @@ function parseBoolField(key: string, value: string | undefined, raw: string): bo
   throw new InstructionError(`invalid value for ${key}: ${value} in --mount=${raw}`);
 }
 
+type MutableMount = {-readonly [K in keyof RunMount]?: RunMount[K]};
+
 /** Parse one `--mount` spec; values stay raw (unexpanded). */
 export function parseMount(raw: string): RunMount {
   const fields: Record<string, string> = {};
-  const mount: {-readonly [K in keyof RunMount]?: RunMount[K]} = {type: 'bind'};
-  for (const field of splitCsv(raw)) {
-    if (field === '') continue;
-    const at = field.indexOf('=');
-    const key = (at < 0 ? field : field.slice(0, at)).toLowerCase();
-    const value = at < 0 ? undefined : field.slice(at + 1);
-    if (!MOUNT_KEYS.has(key)) {
-      const guess = closestMatch(key, [...MOUNT_KEYS]);
-      throw new InstructionError(`unexpected key '${key}' in --mount=${raw}${guess ? `; did you mean ${guess}?` : ''}`);
-    }
-    fields[key] = value ?? '';
-    switch (key) {
-      case 'type':
-        if (value === undefined || !MOUNT_TYPES.has(value.toLowerCase())) {
-          throw new InstructionError(`unsupported mount type ${JSON.stringify(value ?? '')}; use bind, cache, tmpfs, secret or ssh`);
-        }
-        mount.type = value.toLowerCase() as RunMount['type'];
-        break;
-      case 'target':
-      case 'dst':
-      case 'destination':
-        mount.target = value ?? '';
-        break;
-      case 'source':
-      case 'src':
-        mount.source = value ?? '';
-        break;
-      case 'readonly':
-      case 'ro':
-        mount.readOnly = parseBoolField(key, value, raw);
-        break;
-      case 'readwrite':
-      case 'rw':
-        mount.readOnly = !parseBoolField(key, value, raw);
-        break;
-      case 'sharing':
-        if (value !== 'shared' && value !== 'private' && value !== 'locked') {
-          throw new InstructionError(`unsupported sharing value ${JSON.stringify(value ?? '')}; use shared, private or locked`);
-        }
-        mount.sharing = value;
-        break;
-      case 'required':
-        mount.required = parseBoolField(key, value, raw);
-        break;
-      case 'from':
-      case 'id':
-      case 'mode':
-      case 'uid':
-      case 'gid':
-      case 'size':
-      case 'env':
-        mount[key] = value ?? '';
-        break;
+  const mount: MutableMount = {type: 'bind'};
+  if (raw.includes('"')) {
+    for (const field of splitCsv(raw)) readMountField(field, raw, mount, fields);
+  } else {
+    // no quotes: the fields are the text between commas
+    for (let start = 0; ; ) {
+      const comma = raw.indexOf(',', start);
+      readMountField(comma < 0 ? (start === 0 ? raw : raw.slice(start)) : raw.slice(start, comma), raw, mount, fields);
+      if (comma < 0) break;
+      start = comma + 1;
     }
   }
   if (mount.target === undefined && mount.type !== 'secret' && mount.type !== 'ssh') {
@@ -933,6 +894,64 @@ export function parseMount(raw: string): RunMount {
   result.fields = fields;
   result.raw = raw;
   return result;
+}
+
+/** One `key[=value]` field of a mount spec: checked, set on `mount`, recorded in `fields`. */
+function readMountField(field: string, raw: string, mount: MutableMount, fields: Record<string, string>): void {
+  if (field === '') return;
+  const at = field.indexOf('=');
+  const key = (at < 0 ? field : field.slice(0, at)).toLowerCase();
+  const value = at < 0 ? undefined : field.slice(at + 1);
+  switch (key) {
+    case 'type':
+      if (value === undefined || !MOUNT_TYPES.has(value.toLowerCase())) {
+        throw new InstructionError(`unsupported mount type ${JSON.stringify(value ?? '')}; use bind, cache, tmpfs, secret or ssh`);
+      }
+      mount.type = value.toLowerCase() as RunMount['type'];
+      break;
+    case 'target':
+    case 'dst':
+    case 'destination':
+      mount.target = value ?? '';
+      break;
+    case 'source':
+    case 'src':
+      mount.source = value ?? '';
+      break;
+    case 'readonly':
+    case 'ro':
+      mount.readOnly = parseBoolField(key, value, raw);
+      break;
+    case 'readwrite':
+    case 'rw':
+      mount.readOnly = !parseBoolField(key, value, raw);
+      break;
+    case 'sharing':
+      if (value !== 'shared' && value !== 'private' && value !== 'locked') {
+        throw new InstructionError(`unsupported sharing value ${JSON.stringify(value ?? '')}; use shared, private or locked`);
+      }
+      mount.sharing = value;
+      break;
+    case 'required':
+      mount.required = parseBoolField(key, value, raw);
+      break;
+    case 'from':
+    case 'id':
+    case 'mode':
+    case 'uid':
+    case 'gid':
+    case 'size':
+    case 'env':
+      mount[key] = value ?? '';
+      break;
+    case 'relabel':
+      break;
+    default: {
+      const guess = closestMatch(key, [...MOUNT_KEYS]);
+      throw new InstructionError(`unexpected key '${key}' in --mount=${raw}${guess ? `; did you mean ${guess}?` : ''}`);
+    }
+  }
+  fields[key] = value ?? '';
 }
 
 /** Stage-level lint: repeated CMD/ENTRYPOINT/HEALTHCHECK, relative WORKDIR without an absolute one before. */

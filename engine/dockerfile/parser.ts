@@ -86,6 +86,9 @@ export interface ParseOptions {
 }
 
 const WHITESPACE_RUN = /[\t\v\f\r ]+/;
+/** Go's unicode.IsSpace as a regex class body. */
+const GO_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+
 const DIRECTIVE = /^#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
 const HEREDOC_WORD = /^(\d*)<<(-?)([^<]*)$/;
 const LEADING_TABS = /^\t+/gm;
@@ -97,26 +100,10 @@ const NO_COMMENTS: readonly string[] = Object.freeze([]);
 const NO_FLAGS: readonly string[] = Object.freeze([]);
 const NO_HEREDOCS: readonly Heredoc[] = Object.freeze([]);
 
-/** The 18 keywords, upper and lower case, mapped to their lowercase name: a keyword written so is not copied. */
+/** The 18 keywords, upper and lower case, mapped to their lowercase name (saves a toLowerCase per line). */
 const KEYWORD_NAMES = new Map<string, string>();
 for (const name of ['from', 'run', 'copy', 'add', 'env', 'arg', 'label', 'expose', 'volume', 'user', 'workdir', 'cmd', 'entrypoint', 'shell', 'healthcheck', 'stopsignal', 'onbuild', 'maintainer']) {
   KEYWORD_NAMES.set(name, name).set(name.toUpperCase(), name);
-}
-/** Those keywords by length. */
-const KEYWORDS_BY_LENGTH: string[][] = [];
-for (const keyword of KEYWORD_NAMES.keys()) (KEYWORDS_BY_LENGTH[keyword.length] ??= []).push(keyword);
-
-/** `line.slice(start, end)`, or the shared string when it is a keyword in upper or lower case. */
-function keywordAt(line: string, start: number, end: number): string {
-  const candidates = KEYWORDS_BY_LENGTH[end - start];
-  if (candidates !== undefined) {
-    const first = line.charCodeAt(start);
-    for (let i = 0; i < candidates.length; i++) {
-      const keyword = candidates[i];
-      if (keyword.charCodeAt(0) === first && line.startsWith(keyword, start)) return keyword;
-    }
-  }
-  return line.slice(start, end);
 }
 
 /**
@@ -353,7 +340,7 @@ function nodeFromLine(line: string, escapeChar: string, comments: readonly strin
   const start = firstNonSpace(line, 0, end);
   let at = start;
   while (at < end && !isSeparator(line.charCodeAt(at))) at++;
-  const keyword = start === 0 && at === line.length ? line : keywordAt(line, start, at);
+  const keyword = start === 0 && at === line.length ? line : line.slice(start, at);
   const name = KEYWORD_NAMES.get(keyword) ?? keyword.toLowerCase();
   let flags: readonly string[] = NO_FLAGS;
   let rest: string;
@@ -447,12 +434,10 @@ function extractFlags(line: string, pos: number, end: number): number {
     if (pos >= end) break;
     if (line.charCodeAt(pos) !== 0x2d || pos + 1 >= end || line.charCodeAt(pos + 1) !== 0x2d) return pos;
     // fast path: a flag without quotes or escapes is just the text up to the next space
-    let stop = pos;
-    for (; stop < end; stop++) {
-      const code = line.charCodeAt(stop);
-      if (code === 0x22 || code === 0x27 || code === 0x5c || isSpaceCode(code)) break;
-    }
-    if (stop === end || isSpaceCode(line.charCodeAt(stop))) {
+    PLAIN_RUN.lastIndex = pos;
+    PLAIN_RUN.test(line);
+    const stop = PLAIN_RUN.lastIndex;
+    if (stop >= end || isSpaceCode(line.charCodeAt(stop))) {
       const plainDashes = stop - pos === 2;
       const start = pos;
       pos = stop;
@@ -501,6 +486,9 @@ function extractFlags(line: string, pos: number, end: number): number {
   return end;
 }
 
+/** Characters up to a space, quote or `\` (its `lastIndex` after a test is where that run ends). */
+const PLAIN_RUN = new RegExp(`[^${GO_SPACE}"'\\\\]*`, 'y');
+
 /** Go's unicode.IsSpace (which, unlike JavaScript's \s, leaves out U+FEFF), on a UTF-16 code unit. */
 function isSpaceCode(code: number): boolean {
   if (code <= 0x20) return code === 0x20 || (code >= 0x09 && code <= 0x0d);
@@ -529,25 +517,9 @@ function isSeparator(code: number): boolean {
   return code === 0x20 || code === 0x09 || code === 0x0b || code === 0x0c || code === 0x0d;
 }
 
-/** `rest.split(/[\t\v\f\r ]+/)` (an empty string gives no words), without the regex. */
+/** BuildKit's `[\t\v\f\r ]+` split; an empty string gives no words. (The native split beats a scan in JavaScript.) */
 function splitWhitespaceDelimited(rest: string): string[] {
-  if (rest === '') return [];
-  const from = gatheredLength;
-  let start = 0;
-  let at = 0;
-  const length = rest.length;
-  while (at < length) {
-    if (!isSeparator(rest.charCodeAt(at))) {
-      at++;
-      continue;
-    }
-    gather(rest.slice(start, at));
-    while (at < length && isSeparator(rest.charCodeAt(at))) at++;
-    start = at;
-  }
-  if (start === 0) return [rest];
-  gather(rest.slice(start));
-  return takeGathered(from);
+  return rest === '' ? [] : rest.split(WHITESPACE_RUN);
 }
 
 const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised of strings only';
@@ -569,50 +541,27 @@ function parseJson(rest: string): string[] | undefined {
   return value as string[];
 }
 
-/** JSON's whitespace: space, tab, line feed, carriage return. */
-function isJsonSpace(code: number): boolean {
-  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
-}
+/**
+ * The common exec form, read without JSON.parse: `[`, `"..."` strings without escapes or control characters
+ * separated by commas, `]`, JSON whitespace around.
+ */
+const SIMPLE_JSON_STRINGS = /^\[[ \t\n\r]*(?:"[^"\\\x00-\x1f]*"[ \t\n\r]*(?:,[ \t\n\r]*"[^"\\\x00-\x1f]*"[ \t\n\r]*)*)?\][ \t\n\r]*$/;
 
 /**
- * The common exec form, read without JSON.parse: `[` then `"..."` strings (no escapes or control characters)
- * separated by commas, `]`, JSON whitespace around. The strings are slices of the text. Anything else gives
- * undefined, and JSON.parse then decides.
+ * `text` from `open` as a SIMPLE_JSON_STRINGS array, its strings sliced from the text; undefined when it is
+ * not that simple (JSON.parse then decides).
  */
 function parseSimpleJsonStrings(text: string, open: number): string[] | undefined {
+  const array = open === 0 ? text : text.slice(open);
+  if (!SIMPLE_JSON_STRINGS.test(array)) return undefined;
+  // no escapes: every string is the text between a quote and the next one
   const from = gatheredLength;
-  const length = text.length;
-  let at = open + 1;
-  while (at < length && isJsonSpace(text.charCodeAt(at))) at++;
-  let closed = text.charCodeAt(at) === 0x5d /* ] */;
-  if (closed) {
-    at++;
-  } else {
-    for (;;) {
-      if (text.charCodeAt(at) !== 0x22 /* " */) break;
-      let stop = at + 1;
-      for (; stop < length; stop++) {
-        const code = text.charCodeAt(stop);
-        if (code === 0x22 || code === 0x5c /* \ */ || code < 0x20) break;
-      }
-      if (text.charCodeAt(stop) !== 0x22) break;
-      gather(text.slice(at + 1, stop));
-      at = stop + 1;
-      while (at < length && isJsonSpace(text.charCodeAt(at))) at++;
-      const code = text.charCodeAt(at);
-      if (code === 0x5d /* ] */) {
-        closed = true;
-        at++;
-        break;
-      }
-      if (code !== 0x2c /* , */) break;
-      at++;
-      while (at < length && isJsonSpace(text.charCodeAt(at))) at++;
-    }
+  for (let at = array.indexOf('"'); at >= 0; ) {
+    const close = array.indexOf('"', at + 1);
+    gather(array.slice(at + 1, close));
+    at = array.indexOf('"', close + 1);
   }
-  while (at < length && isJsonSpace(text.charCodeAt(at))) at++;
-  const words = takeGathered(from);
-  return closed && at === length ? words : undefined;
+  return takeGathered(from);
 }
 
 /** Set by `parseHealthConfig`: whether the command was exec form (avoids an object per HEALTHCHECK). */
@@ -639,10 +588,30 @@ function parseHealthConfig(rest: string): string[] {
 }
 
 /**
+ * One word of `parseWords` for an escape token `E`: runs of plain characters, `E` with the character after it,
+ * '...' (no escapes inside) and "..." (`E` escapes inside); an unterminated quote runs to the end.
+ */
+function wordPattern(escape: string): RegExp {
+  const e = escape === '\\' ? '\\\\' : escape;
+  return new RegExp(`(?:[^${GO_SPACE}"'${e}]+|${e}[\\s\\S]|'[^']*'?|"(?:[^"${e}]+|${e}[\\s\\S])*"?)+`, 'g');
+}
+const WORDS_BACKSLASH = wordPattern('\\');
+const WORDS_BACKTICK = wordPattern('`');
+
+/**
  * Split into words keeping quotes and escapes (they are removed later, at substitution). Quotes group spaces;
  * the escape token keeps the next character in the word, even a quote; inside single quotes it is literal.
+ * An escape token at the very end is dropped.
  */
 export function parseWords(rest: string, escape: string): string[] {
+  const pattern = escape === '\\' ? WORDS_BACKSLASH : escape === '`' ? WORDS_BACKTICK : undefined;
+  // one native match does the common case; a trailing escape token (dropped) takes the scan
+  if (pattern === undefined || rest.endsWith(escape)) return scanWords(rest, escape);
+  return rest.match(pattern) ?? [];
+}
+
+/** `parseWords` as a scan over the text, for the rare cases the pattern does not cover. */
+function scanWords(rest: string, escape: string): string[] {
   // Words keep their quotes and escapes, so each one is a slice of `rest`; only an escape token at the very
   // end is dropped. Code units are enough: quotes, escapes and spaces never occur inside surrogate pairs.
   const from = gatheredLength;
