@@ -21,6 +21,7 @@ export {
   type LayerEntry,
   type LayerEntryType,
 } from './entry.js';
+export {startBackgroundHashing} from './background-hash.js';
 export {entriesFromDirectory, type DirectoryEntriesOptions} from './walk.js';
 export {changesBetween, changesFromOverlayUpper, type ChangesOptions} from './changes.js';
 export {applyLayer, isPrivileged, type ApplyOptions, type ApplyResult, type SkippedEntry} from './apply.js';

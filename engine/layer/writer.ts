@@ -17,6 +17,7 @@ import {
   type LayerEntry,
 } from './entry.js';
 import {LayerEntryError} from './errors.js';
+import {createLayerHash, shareableBuffer} from './background-hash.js';
 
 /** Go's empty tar (1024 zero bytes): the diffID of every layer with no entries. */
 export const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
@@ -198,7 +199,7 @@ const END_OF_TAR_BYTES = 1024;
 async function spliceLayer(sorted: LayerEntry[], out: Writable, reuse: LayerReuse, mapper: LayerMapper): Promise<WrittenLayer> {
   const earlier = new Map(reuse.map.map(entry => [entry.path, entry]));
   const sigs = sorted.map(entry => mapper.signature(entry));
-  const hash = createHash('sha256');
+  const hash = createLayerHash();
   let size = 0;
   const send = async (chunk: Buffer) => {
     hash.update(chunk);
@@ -247,13 +248,13 @@ async function spliceLayer(sorted: LayerEntry[], out: Writable, reuse: LayerReus
   } finally {
     await source.close();
   }
-  return {diffId: `sha256:${hash.digest('hex')}`, size, map: mapper.map};
+  return {diffId: `sha256:${await hash.digest()}`, size, map: mapper.map};
 }
 
 async function copyRange(source: FileHandle, start: number, end: number, path: string, send: (chunk: Buffer) => Promise<void>): Promise<void> {
   const readChunk = async (position: number): Promise<Buffer> => {
     const length = Math.min(BATCH_BYTES * 4, end - position);
-    const chunk = Buffer.allocUnsafe(length);
+    const chunk = shareableBuffer(length);
     let filled = 0;
     while (filled < length) {
       const {bytesRead} = await source.read(chunk, filled, length - filled, position + filled);

@@ -31,6 +31,7 @@ import {basename, dirname, join, resolve, sep} from 'node:path';
 import {watch as chokidarWatch, type FSWatcher} from 'chokidar';
 import type {BuildHooks, BuildResult} from '../build/build.js';
 import type {StepRef} from '../build/events.js';
+import {startBackgroundHashing} from '../layer/background-hash.js';
 import type {Store} from '../store/store.js';
 import {WatchContextError} from './errors.js';
 import {defaultDebounceMs, type WatchBuildOptions} from './options.js';
@@ -53,6 +54,8 @@ export async function watchBuild(options: WatchBuildOptions, onEvent: (event: Wa
     throw new WatchContextError(`watch ${contextDir}: no such folder`, {cause: error, hint: 'give the build context folder as the last argument'});
   }
   const dockerfile = options.dockerfile === undefined ? undefined : await realParent(resolve(options.dockerfile));
+  // Every rebuild re-hashes the layers it rewrites: a worker thread does that beside the build.
+  void startBackgroundHashing();
   const session = new WatchSession({...options, contextDir: realContext, dockerfile}, onEvent);
   await session.run();
 }

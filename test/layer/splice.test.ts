@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import {mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
+import {createHash} from 'node:crypto';
 import tar from 'tar-stream';
-import {writeLayer, type LayerEntry, type LayerMapEntry} from '../../engine/layer/index.js';
+import {startBackgroundHashing, writeLayer, type LayerEntry, type LayerMapEntry} from '../../engine/layer/index.js';
 import {collector} from './helpers.js';
 
 async function withTemp(body: (dir: string) => Promise<void>) {
@@ -91,6 +92,25 @@ describe('writeLayer with an earlier layer to reuse', () => {
       assert.deepEqual(spliced.map!.map(item => item.path).sort(), second.entries.map(entry => entry.path).sort());
       // The earlier layer is untouched: it is an immutable blob other images may use.
       assert.ok((await readFile(blobPath)).equals(earlier.bytes));
+    });
+  });
+
+  test('hashed on the background worker (as watch mode does), a spliced layer has the digest of its bytes', async () => {
+    await withTemp(async dir => {
+      const files: Record<string, string> = {};
+      for (let index = 0; index < 30; index++) files[`app/m/f${index}`] = String(index).repeat(200_000);
+      await materialise(dir, files);
+      const first = tree(dir, files);
+      const earlier = await written(first.entries, first.identities);
+      const blobPath = join(dir, 'earlier.tar');
+      await writeFile(blobPath, earlier.bytes);
+      assert.equal(await startBackgroundHashing(), true, 'the worker starts on this machine');
+      files['app/m/f0'] = 'edited';
+      await materialise(dir, files);
+      const second = tree(dir, files);
+      const spliced = await written(second.entries, second.identities, {blobPath, map: earlier.map!});
+      assert.equal(spliced.diffId, `sha256:${createHash('sha256').update(spliced.bytes).digest('hex')}`);
+      assert.equal(spliced.diffId, (await written(second.entries)).diffId);
     });
   });
 
