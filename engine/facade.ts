@@ -1,8 +1,9 @@
 /**
  * The Engine class: the verbs over one store. See engine.ts for the value types it returns.
  */
+import {createHash} from 'node:crypto';
 import {createReadStream, watch, type FSWatcher} from 'node:fs';
-import {mkdir, readFile, rename, writeFile} from 'node:fs/promises';
+import {mkdir, readFile, rename, stat, writeFile} from 'node:fs/promises';
 import {homedir} from 'node:os';
 import {dirname, join} from 'node:path';
 import {Readable} from 'node:stream';
@@ -24,7 +25,7 @@ import type {
   RemoveResult,
   WasteReport,
 } from './engine.js';
-import {chainIds, familiarRepository, historyWithLayers, MediaType, parseReference, type Descriptor, type ImageConfig} from './image/index.js';
+import {chainIds, familiarRepository, historyWithLayers, MediaType, parseReference, validateIndex, type Descriptor, type ImageConfig} from './image/index.js';
 import {
   computeWaste,
   deserializeIndex,
@@ -47,6 +48,9 @@ export function resolveRoot(options: {flag?: string; env: Readonly<Record<string
   return resolveStoreRoot({flag: options.flag, env: options.env, home: options.env.HOME ?? homedir()});
 }
 
+/** Layer indexes with more files than this are not kept in memory (see `layerIndex`). */
+const keptIndexFiles = 20_000;
+
 /** Unreferenced blobs younger than this survive gc, so a build in flight in another process keeps its layers. */
 const gcGraceMs = 60_000;
 
@@ -57,6 +61,8 @@ export class Engine {
   private readonly indexCache = new Map<string, Promise<LayerIndex>>();
   private readonly gcKeepers: (() => Promise<Iterable<string>>)[] = [];
   private summaries?: Map<string, ImageSummaryRecord>;
+  private currentListing?: Listing;
+  private listingIdentity?: string;
 
   private constructor(store: Store, options: EngineOptions) {
     this.store = store;
@@ -82,8 +88,7 @@ export class Engine {
   // ---- listing -------------------------------------------------------------------------------------
 
   async listImages(options: ListImagesOptions = {}): Promise<ImageSummary[]> {
-    const images = await this.imageRecords();
-    const childrenOf = childrenByLayers(images);
+    const {images} = await this.listing();
     const filters = options.filters ?? {};
     const byName = options.repository ? referenceFilter(options.repository, true) : undefined;
     const byReference = (filters.reference ?? []).map(pattern => referenceFilter(pattern, false));
@@ -92,89 +97,128 @@ export class Engine {
 
     const rows: ImageSummary[] = [];
     for (const image of images) {
-      const children = childrenOf.get(image.id) ?? [];
+      const children = image.children;
       const labels = image.labels;
       const dangling = image.tags.length === 0;
       if (dangling && children.length > 0 && !options.all) continue;
       if (filters.dangling !== undefined && filters.dangling !== (dangling && children.length === 0)) continue;
       if (!matchesLabels(labels, filters.label ?? [])) continue;
-      const created = image.created ? Date.parse(image.created) : 0;
-      if (before && !(created < (Date.parse(before.created ?? '') || 0))) continue;
-      if (since && !(created > (Date.parse(since.created ?? '') || 0))) continue;
-      const summary = (repository: string, tag: string): ImageSummary => ({
-        id: image.id,
-        repository,
-        tag,
-        repoTags: image.tags,
-        digest: image.manifestDigest,
-        created: image.created,
-        size: image.size,
-        labels,
-        dangling,
-        children,
-        containers: [],
-      });
+      if (before || since) {
+        const created = image.created ? Date.parse(image.created) : 0;
+        if (before && !(created < (Date.parse(before.created ?? '') || 0))) continue;
+        if (since && !(created > (Date.parse(since.created ?? '') || 0))) continue;
+      }
       if (dangling) {
         if (byName || byReference.length > 0) continue;
-        rows.push(summary('<none>', '<none>'));
+        rows.push(summaryRow(image, '<none>', '<none>'));
         continue;
       }
-      for (const tag of image.tags) {
-        const reference = parseReference(tag);
-        const repository = familiarRepository(reference);
-        const row = summary(repository, reference.tag ?? '<none>');
-        if (byName && !byName(repository, row.tag)) continue;
-        if (byReference.length > 0 && !byReference.some(match => match(repository, row.tag))) continue;
-        rows.push(row);
+      for (const [repository, tag] of image.names) {
+        if (byName && !byName(repository, tag)) continue;
+        if (byReference.length > 0 && !byReference.some(match => match(repository, tag))) continue;
+        rows.push(summaryRow(image, repository, tag));
       }
     }
     return rows;
   }
 
   /**
-   * What listing needs of every image, newest first. Manifests never change, so what was read of one is kept
-   * in `cache/images.json` by its digest: a new process lists thousands of images from two files (index.json
-   * and that one) instead of two blobs per image. An entry the file does not know sends the listing through
-   * the store, which rewrites the file.
+   * What listing needs of every image, newest first, as of the current index.json. The listing is kept by a
+   * hash of index.json's bytes, in memory and in `cache/images.json`, so a new process whose index has not
+   * changed lists thousands of images from two file reads (the workbench's first frame waits on this).
+   * Otherwise it is made from per-manifest summaries (manifests never change, so those are kept by digest),
+   * reading the blobs only of manifests the cache does not know.
    */
-  private async imageRecords(): Promise<ImageRecord[]> {
-    const groups = this.store.groupEntries(await this.store.readIndex());
+  private async listing(): Promise<Listing> {
+    // Within a process the file's identity says enough (as the store's own index cache trusts it); the hash of
+    // the bytes is what a listing is filed under, since that holds across processes and copies of the store.
+    const stats = await stat(this.store.paths.index, {bigint: true});
+    const identity = `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+    if (this.currentListing && this.listingIdentity === identity) return this.currentListing;
+    const key = await this.indexKey();
+    this.listingIdentity = identity;
+    if (this.currentListing?.key === key.hash) return this.currentListing;
+    if (!this.currentListing) {
+      const saved = await readListingFile(this.listingFile());
+      if (saved?.key === key.hash) return (this.currentListing = saved);
+    }
     this.summaries ??= await readSummaryFile(this.summaryFile());
     const known = this.summaries;
-    let records: ImageRecord[];
-    if (groups.every(group => known.has(group.target.digest))) {
+    let records: ImageRecord[] | undefined;
+    let groups: {target: Descriptor; tags: string[]}[] | undefined;
+    try {
+      // Parsed from the very bytes that were hashed, so the listing cannot be filed under another index.
+      const index: unknown = JSON.parse(key.bytes.toString('utf8'));
+      validateIndex(index);
+      groups = this.store.groupEntries(index);
+    } catch {
+      groups = undefined;
+    }
+    let stable = groups !== undefined;
+    if (groups && groups.every(group => known.has(group.target.digest))) {
       records = groups.map(group => ({...known.get(group.target.digest)!, tags: group.tags}));
     } else {
       const images = await this.store.listImages();
       for (const image of images) known.set(image.target.digest, summarize(image));
-      const live = new Set(groups.map(group => group.target.digest));
+      const live = new Set(images.map(image => image.target.digest));
+      for (const group of groups ?? []) live.add(group.target.digest);
       for (const digest of known.keys()) if (!live.has(digest)) known.delete(digest);
-      await writeSummaryFile(this.summaryFile(), known).catch(() => undefined);
       records = images.map(image => ({...known.get(image.target.digest)!, tags: image.tags}));
+      // The store read index.json again: only a listing from unchanged bytes may be filed under this key.
+      stable = (await this.indexKey()).hash === key.hash;
     }
-    return records
+    const sorted = records
       .map((record, order) => ({record, order, time: record.created ? Date.parse(record.created) || 0 : 0}))
       .sort((a, b) => b.time - a.time || a.order - b.order)
       .map(entry => entry.record);
+    const childrenOf = childrenByLayers(sorted);
+    const listing: Listing = {
+      key: stable ? key.hash : '',
+      images: sorted.map(({diffIds: _diffIds, ...record}) => ({
+        ...record,
+        children: childrenOf.get(record.id) ?? [],
+        names: record.tags.map(tag => {
+          const reference = parseReference(tag);
+          return [familiarRepository(reference), reference.tag ?? '<none>'] as const;
+        }),
+      })),
+    };
+    this.currentListing = listing;
+    await writeCacheFile(this.summaryFile(), {version: 1, images: Object.fromEntries(known)}).catch(() => undefined);
+    if (stable) await writeCacheFile(this.listingFile(), {version: 1, listing}).catch(() => undefined);
+    return listing;
+  }
+
+  /** index.json's bytes and their hash, the key of a listing. */
+  private async indexKey(): Promise<{hash: string; bytes: Buffer}> {
+    const bytes = await readFile(this.store.paths.index);
+    return {hash: createHash('sha256').update(bytes).digest('hex'), bytes};
   }
 
   /**
-   * Finds an image as the store does, but answers IDs and ID prefixes from the listing's summaries, so that
-   * selecting an image by ID does not read every image's blobs.
+   * Finds an image as the store does, but answers IDs and ID prefixes from the listing, so that selecting an
+   * image by ID does not read every image's blobs.
    */
   private async resolve(name: string): Promise<StoredImage> {
     const hex = /^(?:sha256:)?([0-9a-f]{4,64})$/.exec(name.trim())?.[1];
-    // A short hex word may also be a repository name ("cafe"): docker tries the reference first.
-    const couldBeName = !name.includes(':') && (await this.store.listEntries()).some(entry => entry.reference && familiarRepository(entry.reference) === name);
-    if (hex && !couldBeName) {
-      const matches = new Set((await this.imageRecords()).filter(record => record.id.startsWith(`sha256:${hex}`)).map(record => record.manifestDigest));
-      if (matches.size === 1) return this.store.resolveImage([...matches][0]);
+    if (hex) {
+      const {images} = await this.listing();
+      // A short hex word may also be a repository name ("cafe"): docker tries the reference first.
+      const couldBeName = !name.includes(':') && images.some(image => image.names.some(([repository]) => repository === name));
+      if (!couldBeName) {
+        const matches = new Set(images.filter(image => image.id.startsWith(`sha256:${hex}`)).map(image => image.manifestDigest));
+        if (matches.size === 1) return this.store.resolveImage([...matches][0]);
+      }
     }
     return this.store.resolveImage(name);
   }
 
   private summaryFile(): string {
     return join(this.root, 'cache', 'images.json');
+  }
+
+  private listingFile(): string {
+    return join(this.root, 'cache', 'listing.json');
   }
 
   async inspectImages(names: readonly string[]): Promise<InspectResult> {
@@ -230,14 +274,21 @@ export class Engine {
 
   /**
    * The file index of one layer: computed once by streaming the blob, then kept next to the store
-   * (`cache/file-index/<hex>.json`) and in memory, since blobs never change.
+   * (`cache/file-index/<hex>.json`), since blobs never change. Indexes of small layers are also kept in memory;
+   * a big one (100,000 files is tens of megabytes of records) is read from its file again when asked for,
+   * so that a tree made from it does not leave it behind in the workbench's memory.
    */
   async layerIndex(layer: Descriptor, diffId: string): Promise<LayerIndex> {
     let pending = this.indexCache.get(layer.digest);
     if (!pending) {
       pending = this.loadLayerIndex(layer, diffId);
       this.indexCache.set(layer.digest, pending);
-      pending.catch(() => this.indexCache.delete(layer.digest));
+      pending.then(
+        index => {
+          if (index.files.length > keptIndexFiles) this.indexCache.delete(layer.digest);
+        },
+        () => this.indexCache.delete(layer.digest),
+      );
     }
     return pending;
   }
@@ -500,6 +551,36 @@ function summarize(image: StoredImage): ImageSummaryRecord {
   };
 }
 
+function summaryRow(image: ListedImage, repository: string, tag: string): ImageSummary {
+  return {
+    id: image.id,
+    repository,
+    tag,
+    repoTags: image.tags,
+    digest: image.manifestDigest,
+    created: image.created,
+    size: image.size,
+    labels: image.labels,
+    dangling: image.tags.length === 0,
+    children: image.children,
+    containers: [],
+  };
+}
+
+/** The listing of one index.json (by the hash of its bytes): images newest first, with what rows need. */
+interface Listing {
+  /** sha256 of index.json's bytes; '' for a listing that must not be reused (the index changed meanwhile). */
+  readonly key: string;
+  readonly images: readonly ListedImage[];
+}
+
+interface ListedImage extends Omit<ImageRecord, 'diffIds'> {
+  readonly children: readonly string[];
+  /** [familiar repository, tag] of each of `tags`. */
+  readonly names: readonly (readonly [string, string])[];
+}
+
+/** `cache/images.json`: the summaries by manifest digest. */
 async function readSummaryFile(path: string): Promise<Map<string, ImageSummaryRecord>> {
   try {
     const parsed = JSON.parse(await readFile(path, 'utf8')) as {version?: number; images?: Record<string, ImageSummaryRecord>};
@@ -510,10 +591,21 @@ async function readSummaryFile(path: string): Promise<Map<string, ImageSummaryRe
   return new Map();
 }
 
-async function writeSummaryFile(path: string, summaries: Map<string, ImageSummaryRecord>): Promise<void> {
+/** `cache/listing.json`: the last listing, kept apart from the summaries so that a hit reads only this. */
+async function readListingFile(path: string): Promise<Listing | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as {version?: number; listing?: Listing};
+    if (parsed.version === 1 && typeof parsed.listing?.key === 'string' && Array.isArray(parsed.listing.images)) return parsed.listing;
+  } catch {
+    // Missing or damaged: made again from the summaries.
+  }
+  return undefined;
+}
+
+async function writeCacheFile(path: string, content: unknown): Promise<void> {
   await mkdir(dirname(path), {recursive: true});
   const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(temporary, JSON.stringify({version: 1, images: Object.fromEntries(summaries)}));
+  await writeFile(temporary, JSON.stringify(content));
   await rename(temporary, path);
 }
 
@@ -521,9 +613,9 @@ async function writeSummaryFile(path: string, summaries: Map<string, ImageSummar
  * Image ID -> IDs of the images built on it: those whose layer list starts with all of its layers and has more.
  * Every image's chain IDs are looked up once, so this is linear in the layers, not quadratic in the images.
  */
-function childrenByLayers(images: readonly ImageRecord[]): Map<string, string[]> {
+function childrenByLayers(images: readonly ImageSummaryRecord[]): Map<string, string[]> {
   const byTopChain = new Map<string, string[]>();
-  const chainsOf = new Map<ImageRecord, string[]>();
+  const chainsOf = new Map<ImageSummaryRecord, string[]>();
   for (const image of images) {
     const chains = chainIds(image.diffIds);
     chainsOf.set(image, chains);

@@ -19,7 +19,7 @@ import {instructionText} from '../format.js';
 import {buildLines, cacheVerdicts, reduceBuildEvent, startBuildLog, type BuildLog} from './build-log.js';
 import {computeLayout, type Layout} from './layout.js';
 import {clamp, emptyCursor, moveBy, moveTo, scrollBy, type ListCursor} from './list.js';
-import {findPath, flattenTree, hasPath, revealPath, toggleFold, type TreeRow, type TreeViewOptions} from './tree-view.js';
+import {findPath, flattenTree, hasPath, revealPath, toggleFold, TreeRows, type TreeRow, type TreeViewOptions} from './tree-view.js';
 
 export type PanelId = 'images' | 'layers' | 'files' | 'waste' | 'build' | 'inspect';
 export type RightPanel = 'files' | 'waste' | 'build' | 'inspect';
@@ -114,7 +114,7 @@ export interface FilesState {
   readonly loading: boolean;
   readonly error?: string;
   readonly tree?: FileTreeNode;
-  readonly rows: readonly TreeRow[];
+  readonly rows: TreeRows;
   readonly aggregate: boolean;
   readonly hideUnchanged: boolean;
   readonly sortBySize: boolean;
@@ -218,7 +218,7 @@ export function initialState(options: {columns: number; rows: number; now: Date}
     detail: {loading: false, rows: [], list: emptyCursor},
     files: {
       loading: false,
-      rows: [],
+      rows: TreeRows.empty,
       aggregate: false,
       hideUnchanged: false,
       sortBySize: false,
@@ -250,7 +250,7 @@ export function selectedLayerRow(state: WorkbenchState): LayerRow | undefined {
 }
 
 export function selectedTreeRow(state: WorkbenchState): TreeRow | undefined {
-  return state.files.rows[state.files.list.cursor];
+  return state.files.rows.at(state.files.list.cursor);
 }
 
 /** The tree the files panel should show now, or undefined (no image, or a metadata-only step). */
@@ -296,14 +296,17 @@ function imageKey(image: ImageSummary | undefined): string | undefined {
   return image ? `${image.id}|${image.repository}:${image.tag}` : undefined;
 }
 
+/** The same order as `localeCompare` without arguments, without building a collator for every comparison. */
+const compareText = new Intl.Collator().compare;
+
 function compareImages(sort: ImageSort): (a: ImageSummary, b: ImageSummary) => number {
   const byName = (a: ImageSummary, b: ImageSummary): number => {
     // `<none>` sorts last, as lazydocker and docker users expect.
     const aNone = a.repository === '<none>' ? 1 : 0;
     const bNone = b.repository === '<none>' ? 1 : 0;
     if (aNone !== bNone) return aNone - bNone;
-    const name = a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag);
-    return name || a.id.localeCompare(b.id);
+    const name = compareText(a.repository, b.repository) || compareText(a.tag, b.tag);
+    return name || compareText(a.id, b.id);
   };
   if (sort === 'size') return (a, b) => b.size - a.size || byName(a, b);
   if (sort === 'age') return (a, b) => (Date.parse(b.created ?? '') || 0) - (Date.parse(a.created ?? '') || 0) || byName(a, b);
@@ -379,7 +382,7 @@ function syncFiles(state: WorkbenchState): WorkbenchState {
       loading: wanted !== undefined,
       error: undefined,
       tree: undefined,
-      rows: [],
+      rows: TreeRows.empty,
       list: emptyCursor,
       pendingReveal: state.files.pendingReveal ?? keepPath,
     },
@@ -395,7 +398,7 @@ function withTreeRows(state: WorkbenchState, files: FilesState, selectPath?: str
   if (!files.tree) return {...state, files};
   const rows = flattenTree(files.tree, treeOptions(files));
   const path = selectPath ?? selectedTreeRow(state)?.node.path;
-  const index = path === undefined ? -1 : rows.findIndex(row => row.node.path === path);
+  const index = path === undefined ? -1 : rows.indexOfPath(path);
   const viewport = viewportOf(state, 'files');
   const list = index >= 0 ? moveTo(files.list, index, rows.length, viewport) : clamp(files.list, rows.length, viewport);
   return {...state, files: {...files, rows, list}};
@@ -570,8 +573,7 @@ export function reduce(state: WorkbenchState, action: WorkbenchAction): Workbenc
       const row = selectedTreeRow(state);
       if (!row) return state;
       if (row.isDir && row.expanded) return reduce(state, {type: 'fold', want: 'collapse'});
-      let parent = state.files.list.cursor - 1;
-      while (parent >= 0 && state.files.rows[parent].depth >= row.depth) parent--;
+      const parent = state.files.rows.parent(state.files.list.cursor);
       if (parent < 0) return state;
       return {...state, files: {...state.files, list: moveTo(state.files.list, parent, state.files.rows.length, viewportOf(state, 'files'))}};
     }
