@@ -2,7 +2,6 @@ import React, {memo} from 'react';
 import {Frame} from '../components/Frame.js';
 import {highlight, type Line} from '../components/line.js';
 import {fit, humanSize} from '../format.js';
-import {visibleSlice} from '../state/list.js';
 import type {TreeRow} from '../state/tree-view.js';
 import type {FilesState, LayerRow} from '../state/workbench.js';
 import {changeColor, changeGlyph, type Theme} from '../theme.js';
@@ -22,7 +21,7 @@ export function treeRowLine(row: TreeRow, width: number, theme: Theme): Line {
   const {node} = row;
   const color = changeColor(theme, node.status);
   const fold = row.isDir ? (row.expanded ? 'v ' : '> ') : '';
-  const name = node.name + (row.isDir ? '/' : '') + (node.record?.linkname ? ` -> ${node.record?.linkname}` : '');
+  const name = node.name + (row.isDir ? '/' : '') + (node.linkname ? ` -> ${node.linkname}` : '');
   const size = node.status === 'removed' ? '' : humanSize(row.size);
   const nameWidth = Math.max(1, width - 2 - row.guide.length - fold.length - SIZE_WIDTH - 1);
   return [
@@ -56,7 +55,7 @@ export function filesLines(props: Props): Line[] {
   } else if (files.rows.length === 0) {
     lines.push([{text: files.hideUnchanged ? 'no changes in this view (u shows all)' : 'this layer has no files', color: theme.muted}]);
   } else {
-    visibleSlice(files.rows, files.list, rows).forEach((row, index) => {
+    files.rows.slice(files.list.offset, files.list.offset + rows).forEach((row, index) => {
       const line = treeRowLine(row, inner, theme);
       const selected = files.list.offset + index === files.list.cursor;
       lines.push(selected ? highlight(line, focused, {text: theme.selectionText, background: theme.selectionBackground}) : line);

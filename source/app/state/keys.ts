@@ -216,7 +216,7 @@ export function interpretKey(state: WorkbenchState, keymap: Keymap, keyName: str
             return just({type: 'message', message: {text: `${row.node.path} was removed in this layer: nothing to show`, tone: 'info'}});
           }
           if (row.node.type !== 'file' && row.node.type !== 'hardlink') {
-            const target = row.node.record?.linkname ? ` -> ${row.node.record?.linkname}` : '';
+            const target = row.node.linkname ? ` -> ${row.node.linkname}` : '';
             return just({type: 'message', message: {text: `${row.node.path} is a ${row.node.type}${target}`, tone: 'info'}});
           }
           return {

@@ -80,82 +80,221 @@ function shownChildren(node: FileTreeNode, options: TreeViewOptions): readonly F
   return options.hideUnchanged ? children.filter(hasChange) : children;
 }
 
+/** Bit flags of a row. */
+const LAST = 1;
+const EXPANDED = 2;
+/** The folder row of rows flattened for insertion under an existing row (see `TreeRows.splice`). */
+const INSERTED_PARENT = -2;
+
 /**
- * Rows for the children of `parent`, depth-first, starting at `depth` under guide prefix `prefix`. Iterative
- * so that a deep tree cannot overflow the stack.
+ * The rows of a tree under some view options, depth-first, in parallel arrays rather than one object per row:
+ * a 100,000-file layer is flattened again on every toggle, and 100,000 row objects with their guide strings
+ * were most of the workbench's memory. A row's guide is drawn from its ancestors when the row is asked for,
+ * which only the visible rows ever are.
  */
-function flattenChildren(parent: FileTreeNode, depth: number, prefix: string, options: TreeViewOptions): TreeRow[] {
-  const rows: TreeRow[] = [];
-  type Frame = {children: readonly FileTreeNode[]; index: number; depth: number; prefix: string};
-  const stack: Frame[] = [{children: shownChildren(parent, options), index: 0, depth, prefix}];
-  while (stack.length > 0) {
-    const frame = stack[stack.length - 1];
-    if (frame.index >= frame.children.length) {
-      stack.pop();
-      continue;
-    }
-    const node = frame.children[frame.index++];
-    const last = frame.index === frame.children.length;
-    const dir = isDir(node);
-    const expanded = dir && !options.collapsed.has(node.path);
-    const childGuide = frame.prefix + (last ? '    ' : '|   ');
-    rows.push({
-      node,
-      depth: frame.depth,
-      guide: frame.prefix + (last ? '`-- ' : '|-- '),
-      childGuide,
-      size: subtreeSize(node),
-      isDir: dir,
-      expanded,
-    });
-    if (expanded && node.children && node.children.length > 0) {
-      stack.push({children: shownChildren(node, options), index: 0, depth: frame.depth + 1, prefix: childGuide});
-    }
+export class TreeRows {
+  static readonly empty = new TreeRows([], new Uint16Array(0), new Int32Array(0), new Uint8Array(0));
+
+  private constructor(
+    private readonly nodes: readonly FileTreeNode[],
+    private readonly depths: Uint16Array,
+    /** Row index of each row's folder, -1 at the top level. */
+    private readonly parents: Int32Array,
+    private readonly flags: Uint8Array,
+  ) {}
+
+  get length(): number {
+    return this.nodes.length;
   }
-  return rows;
+
+  node(index: number): FileTreeNode | undefined {
+    return this.nodes[index];
+  }
+
+  depth(index: number): number {
+    return this.depths[index] ?? 0;
+  }
+
+  /** Row index of the folder that contains row `index`, or -1 at the top level. */
+  parent(index: number): number {
+    return this.parents[index] ?? -1;
+  }
+
+  /** The row as drawn: node, guides, size. Undefined outside the list. */
+  at(index: number): TreeRow | undefined {
+    const node = this.nodes[index];
+    if (!node) return undefined;
+    let prefix = '';
+    for (let ancestor = this.parents[index]; ancestor >= 0; ancestor = this.parents[ancestor]) {
+      prefix = (this.flags[ancestor] & LAST ? '    ' : '|   ') + prefix;
+    }
+    const last = (this.flags[index] & LAST) !== 0;
+    return {
+      node,
+      depth: this.depths[index],
+      guide: prefix + (last ? '`-- ' : '|-- '),
+      childGuide: prefix + (last ? '    ' : '|   '),
+      size: subtreeSize(node),
+      isDir: isDir(node),
+      expanded: (this.flags[index] & EXPANDED) !== 0,
+    };
+  }
+
+  /** Rows [from, to) as drawn (the window of a panel). */
+  slice(from: number, to: number): TreeRow[] {
+    const rows: TreeRow[] = [];
+    for (let index = Math.max(0, from); index < Math.min(to, this.length); index++) rows.push(this.at(index)!);
+    return rows;
+  }
+
+  /** Index of the row of `path`, or -1. */
+  indexOfPath(path: string): number {
+    return this.nodes.findIndex(node => node.path === path);
+  }
+
+  *[Symbol.iterator](): IterableIterator<TreeRow> {
+    for (let index = 0; index < this.length; index++) yield this.at(index)!;
+  }
+
+  /** Rows for the children of `parent` (at `depth`, whose folder is row `parentRow`), depth-first. */
+  static flatten(parent: FileTreeNode, depth: number, parentRow: number, options: TreeViewOptions): TreeRows {
+    const builder = new RowsBuilder();
+    // Iterative, so that a deep tree cannot overflow the stack.
+    type Frame = {children: readonly FileTreeNode[]; index: number; depth: number; row: number};
+    const stack: Frame[] = [{children: shownChildren(parent, options), index: 0, depth, row: parentRow}];
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1];
+      if (frame.index >= frame.children.length) {
+        stack.pop();
+        continue;
+      }
+      const node = frame.children[frame.index++];
+      const expanded = isDir(node) && !options.collapsed.has(node.path);
+      const row = builder.push(node, frame.depth, frame.row, (frame.index === frame.children.length ? LAST : 0) | (expanded ? EXPANDED : 0));
+      if (expanded && node.children && node.children.length > 0) {
+        stack.push({children: shownChildren(node, options), index: 0, depth: frame.depth + 1, row});
+      }
+    }
+    return builder.finish();
+  }
+
+  /**
+   * These rows with rows (at, removeEnd) taken out and `inserted` put after row `at`, which gets `atFlags`.
+   * `inserted` are rows flattened for the children of row `at` with `INSERTED_PARENT` as their folder row.
+   */
+  splice(at: number, removeEnd: number, inserted: TreeRows, atFlags: number): TreeRows {
+    const removed = removeEnd - (at + 1);
+    const count = this.length - removed + inserted.length;
+    const nodes: FileTreeNode[] = new Array(count);
+    const depths = new Uint16Array(count);
+    const parents = new Int32Array(count);
+    const flags = new Uint8Array(count);
+    const shift = inserted.length - removed;
+    for (let index = 0; index <= at; index++) {
+      nodes[index] = this.nodes[index];
+      depths[index] = this.depths[index];
+      parents[index] = this.parents[index];
+      flags[index] = this.flags[index];
+    }
+    flags[at] = atFlags;
+    for (let index = 0; index < inserted.length; index++) {
+      const to = at + 1 + index;
+      nodes[to] = inserted.nodes[index];
+      depths[to] = inserted.depths[index];
+      // Inserted rows name their parents among themselves (offset by the insertion point), or row `at`.
+      const parent = inserted.parents[index];
+      parents[to] = parent === INSERTED_PARENT ? at : parent + at + 1;
+      flags[to] = inserted.flags[index];
+    }
+    for (let index = removeEnd; index < this.length; index++) {
+      const to = index + shift;
+      nodes[to] = this.nodes[index];
+      depths[to] = this.depths[index];
+      const parent = this.parents[index];
+      parents[to] = parent > at ? parent + shift : parent;
+      flags[to] = this.flags[index];
+    }
+    return new TreeRows(nodes, depths, parents, flags);
+  }
+
+  flagsOf(index: number): number {
+    return this.flags[index] ?? 0;
+  }
+
+  static fromParts(nodes: FileTreeNode[], depths: Uint16Array, parents: Int32Array, flags: Uint8Array): TreeRows {
+    return new TreeRows(nodes, depths, parents, flags);
+  }
+}
+
+/** Grows typed arrays as rows are pushed (doubling), so a flatten allocates a handful of buffers. */
+class RowsBuilder {
+  private readonly nodes: FileTreeNode[] = [];
+  private depths = new Uint16Array(256);
+  private parents = new Int32Array(256);
+  private flags = new Uint8Array(256);
+
+  push(node: FileTreeNode, depth: number, parent: number, flags: number): number {
+    const index = this.nodes.length;
+    if (index === this.depths.length) {
+      const grow = <T extends Uint16Array | Int32Array | Uint8Array>(array: T, make: (size: number) => T): T => {
+        const bigger = make(array.length * 2);
+        bigger.set(array);
+        return bigger;
+      };
+      this.depths = grow(this.depths, size => new Uint16Array(size));
+      this.parents = grow(this.parents, size => new Int32Array(size));
+      this.flags = grow(this.flags, size => new Uint8Array(size));
+    }
+    this.nodes.push(node);
+    this.depths[index] = depth;
+    this.parents[index] = parent;
+    this.flags[index] = flags;
+    return index;
+  }
+
+  finish(): TreeRows {
+    const count = this.nodes.length;
+    return TreeRows.fromParts(this.nodes, this.depths.slice(0, count), this.parents.slice(0, count), this.flags.slice(0, count));
+  }
 }
 
 /** All rows of a tree under the options; the root itself is not a row. */
-export function flattenTree(root: FileTreeNode, options: TreeViewOptions): TreeRow[] {
-  return flattenChildren(root, 0, '', options);
+export function flattenTree(root: FileTreeNode, options: TreeViewOptions): TreeRows {
+  return TreeRows.flatten(root, 0, -1, options);
 }
 
 /**
- * Folds or unfolds the folder at `index` by splicing its descendants out of or into the row list, instead of
+ * Folds or unfolds the folder at `index` by splicing its descendants out of or into the rows, instead of
  * flattening the whole tree again. Returns the new rows and collapsed set; rows are unchanged for a file.
  */
 export function toggleFold(
-  rows: readonly TreeRow[],
+  rows: TreeRows,
   index: number,
   options: TreeViewOptions,
   want?: 'expand' | 'collapse',
-): {rows: readonly TreeRow[]; collapsed: ReadonlySet<string>} {
-  const row = rows[index];
-  if (!row || !row.isDir) return {rows, collapsed: options.collapsed};
-  const expand = want ? want === 'expand' : !row.expanded;
-  if (expand === row.expanded) return {rows, collapsed: options.collapsed};
+): {rows: TreeRows; collapsed: ReadonlySet<string>} {
+  const node = rows.node(index);
+  if (!node || !isDir(node)) return {rows, collapsed: options.collapsed};
+  const flags = rows.flagsOf(index);
+  const expanded = (flags & EXPANDED) !== 0;
+  const expand = want ? want === 'expand' : !expanded;
+  if (expand === expanded) return {rows, collapsed: options.collapsed};
   const collapsed = new Set(options.collapsed);
-  if (expand) collapsed.delete(row.node.path);
-  else collapsed.add(row.node.path);
-  const toggled: TreeRow = {...row, expanded: expand};
-  let end = index + 1;
+  if (expand) collapsed.delete(node.path);
+  else collapsed.add(node.path);
+  const depth = rows.depth(index);
   if (!expand) {
-    while (end < rows.length && rows[end].depth > row.depth) end++;
-    return {rows: [...rows.slice(0, index), toggled, ...rows.slice(end)], collapsed};
+    let end = index + 1;
+    while (end < rows.length && rows.depth(end) > depth) end++;
+    return {rows: rows.splice(index, end, TreeRows.empty, flags & ~EXPANDED), collapsed};
   }
-  const inserted = flattenChildren(row.node, row.depth + 1, row.childGuide, {...options, collapsed});
-  const next = rows.slice(0, index);
-  next.push(toggled);
-  for (const child of inserted) next.push(child);
-  for (let i = index + 1; i < rows.length; i++) next.push(rows[i]);
-  return {rows: next, collapsed};
+  const inserted = TreeRows.flatten(node, depth + 1, INSERTED_PARENT, {...options, collapsed});
+  return {rows: rows.splice(index, index + 1, inserted, flags | EXPANDED), collapsed};
 }
 
 /** Index of the row of the folder that contains row `index`, or -1 at the top level. */
-export function parentRowIndex(rows: readonly TreeRow[], index: number): number {
-  const depth = rows[index]?.depth ?? 0;
-  for (let i = index - 1; i >= 0; i--) if (rows[i].depth < depth) return i;
-  return -1;
+export function parentRowIndex(rows: TreeRows, index: number): number {
+  return rows.parent(index);
 }
 
 /**

@@ -168,6 +168,6 @@ describe('key handling', () => {
         ]},
       ],
     }});
-    assert.equal(state.files.rows[state.files.list.cursor].node.path, 'app/big.bin');
+    assert.equal(state.files.rows.at(state.files.list.cursor)!.node.path, 'app/big.bin');
   });
 });

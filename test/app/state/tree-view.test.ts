@@ -11,7 +11,8 @@ const sample = tree({
   usr: ['unchanged', {share: ['unchanged', {doc: ['unchanged', 7]}]}],
 });
 
-const names = (rows: readonly TreeRow[]): string[] => rows.map(row => row.guide + row.node.name);
+const names = (rows: Iterable<TreeRow>): string[] => [...rows].map(row => row.guide + row.node.name);
+const paths = (rows: Iterable<TreeRow>): string[] => [...rows].map(row => row.node.path);
 
 describe('file tree rows', () => {
   test('rows come in name order with tree guides, the root is not a row', () => {
@@ -20,34 +21,52 @@ describe('file tree rows', () => {
       '|-- app', '|   |-- big.bin', '|   |-- index.js', '|   `-- lib', '|       |-- a.js', '|       `-- b.js',
       '|-- etc', '|   |-- hosts', '|   `-- passwd', '|-- tmp', '|   `-- old.log', '`-- usr', '    `-- share', '        `-- doc',
     ]);
-    assert.equal(rows.find(row => row.node.name === 'app')?.size, 5033);
+    assert.equal([...rows].find(row => row.node.name === 'app')?.size, 5033);
   });
 
   test('hiding unchanged entries keeps the folders that lead to a change', () => {
     const rows = flattenTree(sample, {...options, hideUnchanged: true});
-    assert.deepEqual(rows.map(row => row.node.path), [
+    assert.deepEqual(paths(rows), [
       '/app', '/app/big.bin', '/app/index.js', '/app/lib', '/app/lib/a.js', '/app/lib/b.js', '/etc', '/etc/passwd', '/tmp', '/tmp/old.log',
     ]);
   });
 
   test('sorting by size puts the biggest subtree first at every level', () => {
     const rows = flattenTree(sample, {...options, sortBySize: true});
-    assert.equal(rows[0].node.path, '/app');
-    assert.equal(rows[1].node.path, '/app/big.bin');
-    assert.equal(rows.find(row => row.depth === 0 && row.node.path !== '/app')?.node.path, '/etc');
+    assert.equal(rows.at(0)?.node.path, '/app');
+    assert.equal(rows.at(1)?.node.path, '/app/big.bin');
+    assert.equal([...rows].find(row => row.depth === 0 && row.node.path !== '/app')?.node.path, '/etc');
   });
 
   test('folding and unfolding a folder gives the same rows as flattening again', () => {
     const rows = flattenTree(sample, options);
-    const app = rows.findIndex(row => row.node.path === '/app');
+    const app = rows.indexOfPath('/app');
     const folded = toggleFold(rows, app, options);
     assert.ok(folded.collapsed.has('/app'));
-    assert.deepEqual(folded.rows.map(row => row.node.path), flattenTree(sample, {...options, collapsed: folded.collapsed}).map(row => row.node.path));
+    assert.deepEqual(paths(folded.rows), paths(flattenTree(sample, {...options, collapsed: folded.collapsed})));
     const unfolded = toggleFold(folded.rows, app, {...options, collapsed: folded.collapsed});
     assert.equal(unfolded.collapsed.size, 0);
     assert.deepEqual(names(unfolded.rows), names(rows));
     // A file is not a folder: nothing changes.
     assert.equal(toggleFold(rows, 1, options).rows, rows);
+  });
+
+  test('folding any folder, then a folder above it, then unfolding both draws the same guides as flattening again', () => {
+    const rows = flattenTree(sample, options);
+    for (let index = 0; index < rows.length; index++) {
+      if (!rows.at(index)!.isDir) continue;
+      const inner = toggleFold(rows, index, options);
+      assert.deepEqual(names(inner.rows), names(flattenTree(sample, {...options, collapsed: inner.collapsed})));
+      const parent = inner.rows.parent(index);
+      const outer = parent >= 0 ? toggleFold(inner.rows, parent, {...options, collapsed: inner.collapsed}) : inner;
+      assert.deepEqual(names(outer.rows), names(flattenTree(sample, {...options, collapsed: outer.collapsed})));
+      const reopened = parent >= 0 ? toggleFold(outer.rows, parent, {...options, collapsed: outer.collapsed}) : outer;
+      const again = toggleFold(reopened.rows, index, {...options, collapsed: reopened.collapsed});
+      assert.equal(again.collapsed.size, 0);
+      assert.deepEqual(names(again.rows), names(rows));
+      // The rows after the folded folder keep their own folders: the guide of the last row is the same.
+      assert.equal(again.rows.at(again.rows.length - 1)?.guide, rows.at(rows.length - 1)?.guide);
+    }
   });
 
   test('finding a path searches folded folders too and wraps around', () => {

@@ -114,7 +114,7 @@ describe('workbench reducer', () => {
     assert.equal(state.files.rows.length, 0);
     assert.equal(state.files.loading, true);
     state = reduce(state, {type: 'tree-loaded', request: state.files.request!, tree: tree({app: {'a.js': 1}})});
-    assert.deepEqual(state.files.rows.map(row => row.node.path), ['/app', '/app/a.js']);
+    assert.deepEqual([...state.files.rows].map(row => row.node.path), ['/app', '/app/a.js']);
     assert.equal(state.files.loading, false);
   });
 
@@ -129,23 +129,23 @@ describe('workbench reducer', () => {
     let state = run(loaded(), {type: 'detail-loaded', imageId: hex('c'), ...steps});
     state = reduce(state, {type: 'tree-loaded', request: state.files.request!, tree: tree({app: {'a.js': 1, 'b.js': 2}})});
     state = run(state, {type: 'focus', panel: 'files'}, {type: 'move', delta: 2});
-    assert.equal(state.files.rows[state.files.list.cursor].node.path, '/app/b.js');
+    assert.equal(state.files.rows.at(state.files.list.cursor)!.node.path, '/app/b.js');
     state = reduce(state, {type: 'step-layer', delta: 1});
     state = reduce(state, {type: 'tree-loaded', request: state.files.request!, tree: tree({app: {'b.js': 5, 'c.js': 2}})});
-    assert.equal(state.files.rows[state.files.list.cursor].node.path, '/app/b.js');
+    assert.equal(state.files.rows.at(state.files.list.cursor)!.node.path, '/app/b.js');
   });
 
   test('find unfolds the folders above the match and selects it', () => {
     let state = run(loaded(), {type: 'detail-loaded', imageId: hex('c'), ...steps});
     state = reduce(state, {type: 'tree-loaded', request: state.files.request!, tree: tree({app: {lib: {'deep.js': 1}}, etc: {x: 1}})});
     state = run(state, {type: 'focus', panel: 'files'}, {type: 'fold'});
-    assert.deepEqual(state.files.rows.map(row => row.node.path), ['/app', '/etc', '/etc/x']);
+    assert.deepEqual([...state.files.rows].map(row => row.node.path), ['/app', '/etc', '/etc/x']);
     state = reduce(state, {type: 'find', query: 'deep', next: false});
-    assert.equal(state.files.rows[state.files.list.cursor].node.path, '/app/lib/deep.js');
+    assert.equal(state.files.rows.at(state.files.list.cursor)!.node.path, '/app/lib/deep.js');
     assert.equal(state.files.rows.length, 5);
     state = reduce(state, {type: 'find', query: 'nope', next: false});
     assert.equal(state.message?.tone, 'error');
-    assert.equal(state.files.rows[state.files.list.cursor].node.path, '/app/lib/deep.js');
+    assert.equal(state.files.rows.at(state.files.list.cursor)!.node.path, '/app/lib/deep.js');
   });
 
   test('tab cycles the panels and includes Build only after a build started', () => {
