@@ -128,40 +128,64 @@ const CODE_TYPES = Object.fromEntries(Object.entries(TYPE_CODES).map(([type, cod
 type CompactRecord = [path: string, type: string, size: number, mode: number, uid: number, gid: number, extra?: string];
 
 /**
- * A compact JSON text for a cache file next to the blob: one array per record
- * (`[path, typeCode, size, mode, uid, gid, digestHexOrLinkname?]`), about half the size of the plain objects.
+ * The cache file's text (format 2): the records as columns, one JSON array (or string) per field, e.g.
+ * `{"v":2, "paths":[...], "types":"dff", "sizes":[...], "modes":[...], "uids":[...], "gids":[...],
+ * "extras":[...]}` where `extras` holds each record's digest (`sha256:...`) or link target, or 0. Reading it
+ * back makes the strings and number arrays and the records, and nothing per record besides: the previous
+ * format's one array per record, and every digest made twice, were most of the memory a 100,000-file layer
+ * took to load.
  */
 export function serializeIndex(index: LayerIndex): string {
-  const files: CompactRecord[] = index.files.map(record => {
-    const row: CompactRecord = [record.path, TYPE_CODES[record.type], record.size, record.mode, record.uid, record.gid];
-    if (record.digest) row.push(record.digest.slice('sha256:'.length));
-    else if (record.linkname !== undefined) row.push(record.linkname);
-    return row;
-  });
+  const count = index.files.length;
+  const paths: string[] = new Array(count);
+  const sizes: number[] = new Array(count);
+  const modes: number[] = new Array(count);
+  const uids: number[] = new Array(count);
+  const gids: number[] = new Array(count);
+  const extras: (string | 0)[] = new Array(count);
+  let types = '';
+  for (let i = 0; i < count; i++) {
+    const record = index.files[i];
+    paths[i] = record.path;
+    types += TYPE_CODES[record.type];
+    sizes[i] = record.size;
+    modes[i] = record.mode;
+    uids[i] = record.uid;
+    gids[i] = record.gid;
+    extras[i] = record.digest ?? record.linkname ?? 0;
+  }
   return JSON.stringify({
-    v: 1,
+    v: 2,
     diffId: index.diffId,
     tarSize: index.tarSize,
     whiteouts: index.whiteouts,
     opaques: index.opaques,
-    files,
+    paths,
+    types,
+    sizes,
+    modes,
+    uids,
+    gids,
+    extras,
   });
 }
 
+/** Reads `serializeIndex`'s text (format 2, or format 1: one array per record). */
 export function deserializeIndex(text: string): LayerIndex {
-  let data: {v?: number; diffId: string; tarSize: number; whiteouts: string[]; opaques: string[]; files: CompactRecord[]};
+  let data: Record<string, unknown>;
   try {
     data = JSON.parse(text);
   } catch (error) {
     throw new CorruptLayerError('read layer index: not JSON', {cause: error});
   }
+  if (data?.v === 2) return fromColumns(data);
   if (data?.v !== 1 || !Array.isArray(data.files)) throw new CorruptLayerError('read layer index: unknown format');
   return {
-    diffId: data.diffId,
-    tarSize: data.tarSize,
-    whiteouts: data.whiteouts,
-    opaques: data.opaques,
-    files: data.files.map(([path, code, size, mode, uid, gid, extra]) => {
+    diffId: data.diffId as string | undefined,
+    tarSize: data.tarSize as number,
+    whiteouts: data.whiteouts as string[],
+    opaques: data.opaques as string[],
+    files: (data.files as CompactRecord[]).map(([path, code, size, mode, uid, gid, extra]) => {
       const record: FileRecord = {path, type: CODE_TYPES[code], size, mode, uid, gid};
       if (extra !== undefined) {
         if (record.type === 'file') record.digest = `sha256:${extra}`;
@@ -169,6 +193,41 @@ export function deserializeIndex(text: string): LayerIndex {
       }
       return record;
     }),
+  };
+}
+
+function fromColumns(data: Record<string, unknown>): LayerIndex {
+  const {paths, types, sizes, modes, uids, gids, extras} = data as {
+    paths: string[];
+    types: string;
+    sizes: number[];
+    modes: number[];
+    uids: number[];
+    gids: number[];
+    extras: (string | 0)[];
+  };
+  const count = Array.isArray(paths) ? paths.length : -1;
+  const columns = [sizes, modes, uids, gids, extras];
+  if (count < 0 || typeof types !== 'string' || types.length !== count || columns.some(column => !Array.isArray(column) || column.length !== count)) {
+    throw new CorruptLayerError('read layer index: columns of different lengths');
+  }
+  const files: FileRecord[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const type = CODE_TYPES[types[i]];
+    const record: FileRecord = {path: paths[i], type, size: sizes[i], mode: modes[i], uid: uids[i], gid: gids[i]};
+    const extra = extras[i];
+    if (extra !== 0) {
+      if (type === 'file') record.digest = extra;
+      else record.linkname = extra;
+    }
+    files[i] = record;
+  }
+  return {
+    diffId: data.diffId as string | undefined,
+    tarSize: data.tarSize as number,
+    whiteouts: data.whiteouts as string[],
+    opaques: data.opaques as string[],
+    files,
   };
 }
 
