@@ -2,6 +2,8 @@
 // Prints the first frame time, key press to next frame (median and p95) in the image list and in the file
 // tree, and the peak memory. Targets: first frame < 400 ms, p95 < 30 ms, peak RSS < 250 MB.
 // Run: node --import tsx test/bench/workbench.ts [images=2000] [files=100000] [presses=200]
+// To measure again without making the store again (it takes a while): make one with
+// `--setup DIR IMAGES FILES`, then run with `--store DIR/store [images] [files] [presses]` (that store is kept).
 import {spawnSync} from 'node:child_process';
 import {EventEmitter} from 'node:events';
 import {mkdtemp, rm} from 'node:fs/promises';
@@ -24,7 +26,8 @@ const {App} = await import('../../source/app/App.js');
 // `--setup DIR IMAGES FILES` (internal): make the store in DIR in a child process, so the measured process's
 // memory is the workbench's, not what writing 100,000 files into a tar took.
 const setupMode = process.argv[2] === '--setup';
-const args = setupMode ? process.argv.slice(4) : process.argv.slice(2);
+const reusedStore = process.argv[2] === '--store' ? process.argv[3] : undefined;
+const args = setupMode || reusedStore ? process.argv.slice(4) : process.argv.slice(2);
 const imageCount = Number(args[0] ?? 2000);
 const fileCount = Number(args[1] ?? 100_000);
 const presses = Number(args[2] ?? 200);
@@ -174,18 +177,22 @@ async function inkFloor(): Promise<number> {
 }
 
 const folder = await mkdtemp(join(tmpdir(), 'strata-bench-workbench-'));
+const storeRoot = reusedStore ?? join(folder, 'store');
 try {
-  const setupStart = performance.now();
-  const setup = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--setup', folder, String(imageCount), String(fileCount)], {stdio: 'inherit'});
-  if (setup.status !== 0) throw new Error('store setup failed');
-  console.log(`store: ${imageCount} images, one with a ${fileCount}-file layer (indexed), made in ${(performance.now() - setupStart).toFixed(0)} ms`);
+  if (reusedStore) console.log(`store: ${reusedStore} (reused; made with --setup for ${imageCount} images and ${fileCount} files)`);
+  else {
+    const setupStart = performance.now();
+    const setup = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--setup', folder, String(imageCount), String(fileCount)], {stdio: 'inherit'});
+    if (setup.status !== 0) throw new Error('store setup failed');
+    console.log(`store: ${imageCount} images, one with a ${fileCount}-file layer (indexed), made in ${(performance.now() - setupStart).toFixed(0)} ms`);
+  }
   setFlagsFromString('--expose-gc');
   const collect = runInNewContext('gc') as () => void;
   collect();
   // Modules loaded, nothing opened: what any `strata ui` costs before it shows a store.
   const baselineRss = process.memoryUsage().rss;
   // A fresh engine for the workbench, as `strata ui` opens one.
-  const engine = await Engine.open({root: join(folder, 'store'), env: {}});
+  const engine = await Engine.open({root: storeRoot, env: {}});
 
   let peakRss = 0;
   const sampler = setInterval(() => {
@@ -238,19 +245,27 @@ try {
 
   const listedAt = await until(() => terminal.frame.includes(`${imageCount} images`) && terminal.frame.includes('app'), 'the image list');
   console.log(`first frame: ${ms(firstFrameAt - started)} (any paint), ${ms(listedAt - started)} (with the ${imageCount} images listed)`);
+  const peaks: string[] = [];
+  const notePeak = (phase: string): void => {
+    peaks.push(`${phase} ${mb(Math.max(peakRss, process.memoryUsage().rss))}`);
+  };
+  notePeak('image list shown');
 
   const listTimes: number[] = [];
   for (let i = 0; i < presses; i++) listTimes.push(await keyToFrame(i % 10 === 9 ? '\u001B[6~' : 'j'));
   listTimes.push(await keyToFrame('G'), await keyToFrame('g'), await keyToFrame('s'), await keyToFrame('s'), await keyToFrame('s'));
+  notePeak('list keys');
   console.log(`images list, key to frame: median ${ms(percentile(listTimes, 0.5))}, p95 ${ms(percentile(listTimes, 0.95))}, max ${ms(Math.max(...listTimes))} (${listTimes.length} keys: j, PgDn, G, g, s)`);
 
   // Go to the big image and its 100,000-file layer.
   for (const key of ['/', ...'big:latest', '\r']) await keyToFrame(key);
   await until(() => terminal.frame.includes('COPY pkg/'), 'the big image layers');
+  notePeak('big image selected');
   await keyToFrame(']');
   await keyToFrame('3');
   const treeAsked = performance.now();
   const treeShown = await until(() => terminal.frame.includes('pkg0/'), 'the big tree', 120_000);
+  notePeak('tree shown');
   console.log(`file tree: ${fileCount} files shown ${ms(treeShown - treeAsked)} after asking (engine tree included)`);
 
   const treeTimes: number[] = [];
@@ -268,6 +283,7 @@ try {
     for (const key of `file-${i}7.txt`) await keyToFrame(key);
     toggles['/ find + Enter'].push(await keyToFrame('\r'));
   }
+  notePeak('tree keys');
   const allTree = [...treeTimes, ...Object.values(toggles).flat()];
   console.log(`file tree, key to frame: median ${ms(percentile(allTree, 0.5))}, p95 ${ms(percentile(allTree, 0.95))}, max ${ms(Math.max(...allTree))} (${allTree.length} keys)`);
   for (const [name, times] of Object.entries(toggles)) console.log(`  ${name}: median ${ms(percentile(times, 0.5))}, max ${ms(Math.max(...times))}`);
@@ -281,8 +297,8 @@ try {
   const settled = process.memoryUsage();
   instance.unmount();
   console.log(`memory with the 100,000-file tree open, after gc: RSS ${mb(settled.rss)}, heap ${mb(settled.heapUsed)}`);
-  console.log(`memory: peak RSS ${mb(peakRss)} (${mb(baselineRss)} before the workbench opened, modules loaded)`);
-  const probe = await Engine.open({root: join(folder, 'store'), env: {}});
+  console.log(`memory: peak RSS ${mb(peakRss)} (${mb(baselineRss)} before the workbench opened, modules loaded); peak so far when ${peaks.join(', ')}`);
+  const probe = await Engine.open({root: storeRoot, env: {}});
   const listStart = performance.now();
   await probe.listImages();
   console.log(`engine alone: listImages of ${imageCount} images ${ms(performance.now() - listStart)} (a fresh Engine)`);
