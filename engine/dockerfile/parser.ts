@@ -100,11 +100,39 @@ const NO_COMMENTS: readonly string[] = Object.freeze([]);
 const NO_FLAGS: readonly string[] = Object.freeze([]);
 const NO_HEREDOCS: readonly Heredoc[] = Object.freeze([]);
 
-/** The 18 keywords, upper and lower case, mapped to their lowercase name (saves a toLowerCase per line). */
-const KEYWORD_NAMES = new Map<string, string>();
+/**
+ * The 18 keywords by length and first letter (`add` and `arg` share one): a keyword written in upper or lower
+ * case gets its lowercase name without a toLowerCase or a string hash per line.
+ */
+const KEYWORDS_BY_SHAPE = new Map<number, string[]>();
 for (const name of ['from', 'run', 'copy', 'add', 'env', 'arg', 'label', 'expose', 'volume', 'user', 'workdir', 'cmd', 'entrypoint', 'shell', 'healthcheck', 'stopsignal', 'onbuild', 'maintainer']) {
-  KEYWORD_NAMES.set(name, name).set(name.toUpperCase(), name);
+  const shape = keywordShape(name.length, name.charCodeAt(0));
+  const list = KEYWORDS_BY_SHAPE.get(shape) ?? [];
+  list.push(name);
+  KEYWORDS_BY_SHAPE.set(shape, list);
 }
+
+function keywordShape(length: number, firstCode: number): number {
+  return length * 256 + (firstCode | 0x20); // | 0x20 lowercases an ASCII letter
+}
+
+/** The keyword lowercased. */
+function keywordName(keyword: string, firstCode: number): string {
+  const candidates = KEYWORDS_BY_SHAPE.get(keywordShape(keyword.length, firstCode));
+  if (candidates !== undefined) {
+    for (let i = 0; i < candidates.length; i++) {
+      const name = candidates[i];
+      if (keyword === name || keyword === KEYWORD_UPPER[name]) return name;
+    }
+  }
+  return keyword.toLowerCase();
+}
+
+const KEYWORD_UPPER: Readonly<Record<string, string>> = {
+  from: 'FROM', run: 'RUN', copy: 'COPY', add: 'ADD', env: 'ENV', arg: 'ARG', label: 'LABEL', expose: 'EXPOSE',
+  volume: 'VOLUME', user: 'USER', workdir: 'WORKDIR', cmd: 'CMD', entrypoint: 'ENTRYPOINT', shell: 'SHELL',
+  healthcheck: 'HEALTHCHECK', stopsignal: 'STOPSIGNAL', onbuild: 'ONBUILD', maintainer: 'MAINTAINER',
+};
 
 /**
  * Words are gathered in one reused array and copied out at their exact length: an array grown by `push` from
@@ -164,14 +192,20 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
     if (index === 0 && raw.startsWith('\ufeff')) raw = raw.slice(1);
     const firstIndex = index;
     index++;
-    const token = trimLeadingSpace(trimNewline(raw));
-    if (token.charCodeAt(0) === 0x23 /* # */) {
+    // each character is read once where possible: on this path charCodeAt is a large part of the cost
+    let token = trimNewline(raw);
+    let first = token.charCodeAt(0);
+    if (isSpaceCode(first)) {
+      token = trimLeadingSpace(token);
+      first = token.charCodeAt(0);
+    }
+    if (first === 0x23 /* # */) {
       const comment = token.slice(1).trim();
       if (comment !== '') comments.push(comment);
     }
     readDirective(token, firstIndex + 1);
     const startLine = firstIndex + 1;
-    let line = stripComment(token);
+    let line = first === 0x23 ? '' : token;
     let cut = continuationAt(line, directives.escapeChar);
     let ended = cut < 0;
     if (ended && line === '') continue;
@@ -281,10 +315,6 @@ function trimLeadingSpace(line: string): string {
   return start === 0 ? line : line.slice(start);
 }
 
-function stripComment(line: string): string {
-  return line.charCodeAt(0) === 0x23 /* # */ ? '' : line;
-}
-
 /**
  * Where a line-continuation escape token starts, or -1 when the instruction ends on this line. The token counts
  * when it is the last character before optional spaces/tabs and is not itself escaped (BuildKit's
@@ -337,21 +367,28 @@ class DirectiveReader {
 function nodeFromLine(line: string, escapeChar: string, comments: readonly string[]): MutableNode {
   let end = line.length;
   while (end > 0 && isSpaceCode(line.charCodeAt(end - 1))) end--;
-  const start = firstNonSpace(line, 0, end);
-  let at = start;
-  while (at < end && !isSeparator(line.charCodeAt(at))) at++;
+  let at = 0;
+  let code = line.charCodeAt(0);
+  while (at < end && isSpaceCode(code)) code = line.charCodeAt(++at);
+  const start = at;
+  const firstCode = code;
+  while (at < end && !isSeparator(code)) code = line.charCodeAt(++at);
   const keyword = start === 0 && at === line.length ? line : line.slice(start, at);
-  const name = KEYWORD_NAMES.get(keyword) ?? keyword.toLowerCase();
+  const name = keywordName(keyword, firstCode);
   let flags: readonly string[] = NO_FLAGS;
   let rest: string;
   if (at === end) {
     rest = '';
   } else {
-    while (at < end && isSeparator(line.charCodeAt(at))) at++;
-    const from = gatheredLength;
-    const restStart = extractFlags(line, at, end);
-    if (gatheredLength > from) flags = takeGathered(from);
-    rest = restStart === end ? '' : line.slice(firstNonSpace(line, restStart, end), end);
+    while (at < end && isSeparator(code)) code = line.charCodeAt(++at);
+    if (code !== 0x2d /* - */ && !isSpaceCode(code)) {
+      rest = line.slice(at, end); // no flags
+    } else {
+      const from = gatheredLength;
+      const restStart = extractFlags(line, at, end);
+      if (gatheredLength > from) flags = takeGathered(from);
+      rest = restStart === end ? '' : line.slice(firstNonSpace(line, restStart, end), end);
+    }
   }
 
   let args: string[];
