@@ -165,15 +165,13 @@ class LineError extends Error {}
 export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
   const file = options.file ?? 'Dockerfile';
   const lines = splitLines(text);
-  // Where each line starts in `text`: source text and heredoc bodies (line ends included) are slices of it.
-  const lineStarts = new Array<number>(lines.length + 1);
-  lineStarts[0] = 0;
-  for (let i = 0; i < lines.length; i++) lineStarts[i + 1] = lineStarts[i] + lines[i].length + 1;
   const directives = new DirectiveReader();
   const children: InstructionNode[] = [];
   const warnings: ParseWarning[] = [];
   let comments: string[] = [];
   let index = 0;
+  // Where lines[index] starts in `text`: source text and heredoc bodies (line ends included) are slices of it.
+  let offset = 0;
 
   const fail = (message: string, line: number, endLine = line, cause?: unknown): never => {
     throw new DockerfileSyntaxError(message, {line, endLine, file}, cause ? {cause} : undefined);
@@ -189,6 +187,8 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
 
   while (index < lines.length) {
     let raw = lines[index];
+    const firstOffset = offset;
+    offset += raw.length + 1;
     if (index === 0 && raw.startsWith('\ufeff')) raw = raw.slice(1);
     const firstIndex = index;
     index++;
@@ -215,6 +215,7 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
     while (!ended && index < lines.length) {
       const continuation = trimNewline(lines[index]);
       readDirective(continuation, index + 1);
+      offset += lines[index].length + 1;
       index++;
       const first = firstNonSpace(continuation, 0, continuation.length);
       if (first === continuation.length) {
@@ -254,10 +255,14 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
       }
       const bodies: Heredoc[] = [];
       for (const heredoc of heredocs) {
-        const bodyStart = index;
+        const bodyStart = offset;
+        let bodyEnd = offset;
         let terminated = false;
         while (index < lines.length) {
-          let candidate = trimNewline(lines[index]);
+          const bodyLine = lines[index];
+          let candidate = trimNewline(bodyLine);
+          bodyEnd = offset;
+          offset += bodyLine.length + 1;
           index++;
           if (heredoc.chomp && candidate.charCodeAt(0) === 0x09) candidate = candidate.replace(LEADING_TAB_RUN, '');
           if (candidate === heredoc.name) {
@@ -267,7 +272,7 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
         }
         if (!terminated) fail(`unterminated heredoc ${heredoc.name}`, startLine, index);
         // the body lines with their line ends, the terminator line left out
-        const content = text.slice(lineStarts[bodyStart], lineStarts[index - 1]);
+        const content = text.slice(bodyStart, bodyEnd);
         bodies.push({name: heredoc.name, fileDescriptor: heredoc.fileDescriptor, expand: heredoc.expand, chomp: heredoc.chomp, content});
       }
       endLine = index;
@@ -278,7 +283,7 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
     node.startLine = startLine;
     node.endLine = endLine;
     // the raw lines with their line ends (the last line of a text without a final newline has none)
-    node.sourceText = text.slice(lineStarts[firstIndex], lineStarts[endLine]);
+    node.sourceText = text.slice(firstOffset, offset);
     if (node.child) {
       node.child.startLine = startLine;
       node.child.endLine = endLine;
@@ -612,15 +617,14 @@ function parseHealthConfig(rest: string): string[] {
   if (sep === 0) return [];
   const next = firstNonSpace(rest, sep, rest.length);
   const command = next === rest.length ? '' : rest.slice(next);
-  const args = [rest.slice(0, sep)];
-  if (command === '') return args;
+  const type = rest.slice(0, sep);
+  if (command === '') return [type];
   const parsed = parseJson(command);
-  if (!parsed) {
-    args.push(command);
-    return args;
-  }
+  if (!parsed) return [type, command];
   healthcheckJson = true;
-  for (let i = 0; i < parsed.length; i++) args.push(parsed[i]);
+  const args = new Array<string>(parsed.length + 1);
+  args[0] = type;
+  for (let i = 0; i < parsed.length; i++) args[i + 1] = parsed[i];
   return args;
 }
 
