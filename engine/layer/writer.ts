@@ -19,6 +19,9 @@ import {
 import {LayerEntryError} from './errors.js';
 import {createLayerHash, shareableBuffer} from './background-hash.js';
 
+/** Output is written in batches of about this many bytes. */
+const BATCH_BYTES = 1 << 20;
+
 /** Go's empty tar (1024 zero bytes): the diffID of every layer with no entries. */
 export const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
 
@@ -65,11 +68,9 @@ const TAR_TYPE = {
  * File contents are streamed from `sourcePath` one file at a time with backpressure, so memory stays flat
  * whatever the layer size. Invalid entries (unclean or duplicate paths, a bare `.wh.`, a hardlink before its
  * target) throw `LayerEntryError` before anything is written. If `out` pipes on, wait for that downstream
- * stream yourself.
+ * stream yourself. With `identities`, the result maps where each member lies; with `reuse` too, unchanged
+ * members are copied from an earlier layer (see `WriteLayerOptions`), giving the same bytes.
  */
-/** Output is written in batches of about this many bytes. */
-const BATCH_BYTES = 1 << 20;
-
 export async function writeLayer(
   entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
   out: Writable,
