@@ -830,9 +830,13 @@ class Builder {
       }
       this.checkAborted();
       record = {key, diffId: layer.diffId, size: layer.size, created: this.now().toISOString()};
-      await this.cache.putRecord(record);
-      if (identities) await this.cache.putRecordFiles(key, identities);
-      if (map) await this.cache.putRecordMap(key, map);
+      const committed = record;
+      // The companions may land in any order: a record without them only means no reuse next time.
+      await Promise.all([
+        this.cache.putRecord(committed),
+        identities && this.cache.putRecordFiles(key, identities),
+        map && this.cache.putRecordMap(key, committed.diffId, map),
+      ]);
       this.emit({type: 'layer-committed', ...step, diffId: layer.diffId, size: layer.size});
     }
     const previousInputs = cached ? await this.cache.getStepInputs(stepId) : undefined;
@@ -855,7 +859,7 @@ class Builder {
     if (!identities || !previous || previous.parent !== parent) return undefined;
     const record = await this.cache.getRecord(previous.key);
     if (!record) return undefined;
-    const [files, map] = await Promise.all([this.cache.getRecordFiles(previous.key), this.cache.getRecordMap(previous.key)]);
+    const [files, map] = await Promise.all([this.cache.getRecordFiles(previous.key), this.cache.getRecordMap(previous.key, record.diffId)]);
     return files ? {record, files, map} : undefined;
   }
 

@@ -97,14 +97,18 @@ export class BuildCache {
     await writeAtomic(join(this.dir, 'records', hexPart(key) + '.files.json'), JSON.stringify(files));
   }
 
-  /** Where each member of the layer a COPY record made lies in its tar, so a rebuild can copy unchanged ones. */
-  async getRecordMap(key: string): Promise<LayerMapEntry[] | undefined> {
-    const map = await readJson<LayerMapEntry[]>(join(this.dir, 'records', hexPart(key) + '.map.json'));
-    return Array.isArray(map) ? map : undefined;
+  /**
+   * Where each member of the layer a COPY record made lies in its tar, so a rebuild can copy unchanged ones.
+   * Only a map written for that very layer (same diffID, same map format) is returned.
+   */
+  async getRecordMap(key: string, diffId: string): Promise<LayerMapEntry[] | undefined> {
+    const stored = await readJson<{format?: number; diffId?: string; members?: LayerMapEntry[]}>(join(this.dir, 'records', hexPart(key) + '.map.json'));
+    if (stored?.format !== MAP_FORMAT || stored.diffId !== diffId || !Array.isArray(stored.members)) return undefined;
+    return stored.members;
   }
 
-  async putRecordMap(key: string, map: readonly LayerMapEntry[]): Promise<void> {
-    await writeAtomic(join(this.dir, 'records', hexPart(key) + '.map.json'), JSON.stringify(map));
+  async putRecordMap(key: string, diffId: string, members: readonly LayerMapEntry[]): Promise<void> {
+    await writeAtomic(join(this.dir, 'records', hexPart(key) + '.map.json'), JSON.stringify({format: MAP_FORMAT, diffId, members}));
   }
 
   async getStepInputs(stepId: string): Promise<StepInputs | undefined> {
@@ -129,6 +133,9 @@ export function stepIdentity(dockerfile: string, stage: string, index: number): 
 export function cacheKeyFor(parent: string, definition: unknown): string {
   return 'sha256:' + hexOf(JSON.stringify({v: 1, parent, definition}));
 }
+
+/** Version of `.map.json`: a map from another layer writer could frame the bytes differently. */
+const MAP_FORMAT = 1;
 
 /** A record's own file, not one of its companions (`.files.json`, `.map.json`). */
 function isRecordFile(name: string): boolean {
