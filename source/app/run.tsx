@@ -2,6 +2,7 @@ import React from 'react';
 import {render} from 'ink';
 import {readWorkbenchConfig, UserError} from '../../engine/index.js';
 import {App} from './App.js';
+import {tuneHeapForWorkbench} from './memory.js';
 import type {WorkbenchEngine} from './engine-port.js';
 
 export interface RunWorkbenchOptions {
@@ -31,6 +32,7 @@ export async function runWorkbench(options: RunWorkbenchOptions): Promise<void> 
     });
   }
   const config = await readWorkbenchConfig(options.env);
+  tuneHeapForWorkbench();
   let restored = false;
   const restore = (): void => {
     if (restored) return;

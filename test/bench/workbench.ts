@@ -22,6 +22,8 @@ const React = (await import('react')).default;
 const ink = await import('ink');
 const {render} = ink;
 const {App} = await import('../../source/app/App.js');
+// As `strata ui` does: the workbench's garbage collection setting (see source/app/memory.ts).
+(await import('../../source/app/memory.js')).tuneHeapForWorkbench();
 
 // `--setup DIR IMAGES FILES` (internal): make the store in DIR in a child process, so the measured process's
 // memory is the workbench's, not what writing 100,000 files into a tar took.

@@ -30,6 +30,19 @@ const subtreeSizes = new WeakMap<FileTreeNode, number>();
 const changedBelow = new WeakMap<FileTreeNode, boolean>();
 const byName = new WeakMap<FileTreeNode, readonly FileTreeNode[]>();
 const bySize = new WeakMap<FileTreeNode, readonly FileTreeNode[]>();
+const descendantCounts = new WeakMap<FileTreeNode, number>();
+
+/** How many nodes are below `node` (all of them, shown or not). */
+function descendantCount(node: FileTreeNode): number {
+  if (!node.children || node.children.length === 0) return 0;
+  let count = descendantCounts.get(node);
+  if (count === undefined) {
+    count = node.children.length;
+    for (const child of node.children) count += descendantCount(child);
+    descendantCounts.set(node, count);
+  }
+  return count;
+}
 
 export function isDir(node: FileTreeNode): boolean {
   return node.type === 'dir';
@@ -75,9 +88,19 @@ function compareNames(a: FileTreeNode, b: FileTreeNode): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+const changedByName = new WeakMap<FileTreeNode, readonly FileTreeNode[]>();
+const changedBySize = new WeakMap<FileTreeNode, readonly FileTreeNode[]>();
+
 function shownChildren(node: FileTreeNode, options: TreeViewOptions): readonly FileTreeNode[] {
   const children = sortedChildren(node, options.sortBySize);
-  return options.hideUnchanged ? children.filter(hasChange) : children;
+  if (!options.hideUnchanged || children.length === 0) return children;
+  const cache = options.sortBySize ? changedBySize : changedByName;
+  let shown = cache.get(node);
+  if (!shown) {
+    shown = children.filter(hasChange);
+    cache.set(node, shown);
+  }
+  return shown;
 }
 
 /** Bit flags of a row. */
@@ -158,24 +181,43 @@ export class TreeRows {
 
   /** Rows for the children of `parent` (at `depth`, whose folder is row `parentRow`), depth-first. */
   static flatten(parent: FileTreeNode, depth: number, parentRow: number, options: TreeViewOptions): TreeRows {
-    const builder = new RowsBuilder();
-    // Iterative, so that a deep tree cannot overflow the stack.
-    type Frame = {children: readonly FileTreeNode[]; index: number; depth: number; row: number};
-    const stack: Frame[] = [{children: shownChildren(parent, options), index: 0, depth, row: parentRow}];
-    while (stack.length > 0) {
-      const frame = stack[stack.length - 1];
-      if (frame.index >= frame.children.length) {
-        stack.pop();
+    // Sized for every node below `parent` (known once per folder), so the arrays are allocated once.
+    const capacity = descendantCount(parent);
+    const nodes: FileTreeNode[] = new Array(capacity);
+    const depths = new Uint16Array(capacity);
+    const parents = new Int32Array(capacity);
+    const flags = new Uint8Array(capacity);
+    let count = 0;
+    // Iterative, so that a deep tree cannot overflow the stack: one entry per open folder.
+    const childrenStack: (readonly FileTreeNode[])[] = [shownChildren(parent, options)];
+    const indexStack: number[] = [0];
+    const rowStack: number[] = [parentRow];
+    while (childrenStack.length > 0) {
+      const top = childrenStack.length - 1;
+      const children = childrenStack[top];
+      const index = indexStack[top];
+      if (index >= children.length) {
+        childrenStack.pop();
+        indexStack.pop();
+        rowStack.pop();
         continue;
       }
-      const node = frame.children[frame.index++];
-      const expanded = isDir(node) && !options.collapsed.has(node.path);
-      const row = builder.push(node, frame.depth, frame.row, (frame.index === frame.children.length ? LAST : 0) | (expanded ? EXPANDED : 0));
+      indexStack[top] = index + 1;
+      const node = children[index];
+      const expanded = node.type === 'dir' && !options.collapsed.has(node.path);
+      const row = count++;
+      nodes[row] = node;
+      depths[row] = depth + top;
+      parents[row] = rowStack[top];
+      flags[row] = (index === children.length - 1 ? LAST : 0) | (expanded ? EXPANDED : 0);
       if (expanded && node.children && node.children.length > 0) {
-        stack.push({children: shownChildren(node, options), index: 0, depth: frame.depth + 1, row});
+        childrenStack.push(shownChildren(node, options));
+        indexStack.push(0);
+        rowStack.push(row);
       }
     }
-    return builder.finish();
+    nodes.length = count;
+    return count === capacity ? new TreeRows(nodes, depths, parents, flags) : new TreeRows(nodes, depths.slice(0, count), parents.slice(0, count), flags.slice(0, count));
   }
 
   /**
@@ -219,42 +261,6 @@ export class TreeRows {
 
   flagsOf(index: number): number {
     return this.flags[index] ?? 0;
-  }
-
-  static fromParts(nodes: FileTreeNode[], depths: Uint16Array, parents: Int32Array, flags: Uint8Array): TreeRows {
-    return new TreeRows(nodes, depths, parents, flags);
-  }
-}
-
-/** Grows typed arrays as rows are pushed (doubling), so a flatten allocates a handful of buffers. */
-class RowsBuilder {
-  private readonly nodes: FileTreeNode[] = [];
-  private depths = new Uint16Array(256);
-  private parents = new Int32Array(256);
-  private flags = new Uint8Array(256);
-
-  push(node: FileTreeNode, depth: number, parent: number, flags: number): number {
-    const index = this.nodes.length;
-    if (index === this.depths.length) {
-      const grow = <T extends Uint16Array | Int32Array | Uint8Array>(array: T, make: (size: number) => T): T => {
-        const bigger = make(array.length * 2);
-        bigger.set(array);
-        return bigger;
-      };
-      this.depths = grow(this.depths, size => new Uint16Array(size));
-      this.parents = grow(this.parents, size => new Int32Array(size));
-      this.flags = grow(this.flags, size => new Uint8Array(size));
-    }
-    this.nodes.push(node);
-    this.depths[index] = depth;
-    this.parents[index] = parent;
-    this.flags[index] = flags;
-    return index;
-  }
-
-  finish(): TreeRows {
-    const count = this.nodes.length;
-    return TreeRows.fromParts(this.nodes, this.depths.slice(0, count), this.parents.slice(0, count), this.flags.slice(0, count));
   }
 }
 

@@ -404,11 +404,24 @@ function withTreeRows(state: WorkbenchState, files: FilesState, selectPath?: str
   return {...state, files: {...files, rows, list}};
 }
 
-function revealInTree(state: WorkbenchState, path: string): WorkbenchState {
-  const files = {...state.files, collapsed: revealPath(state.files.collapsed, path), pendingReveal: undefined};
-  const next = withTreeRows(state, files, path);
-  // Centre the found row so the user sees where it is.
+/**
+ * Selects `path` (centred), unfolding the folders above it. `rowsShown` says the rows are those of the tree
+ * now shown: then, when no folder had to unfold, they are kept as they are instead of being made again.
+ */
+function revealInTree(state: WorkbenchState, path: string, rowsShown = false): WorkbenchState {
+  const collapsed = revealPath(state.files.collapsed, path);
+  // revealPath only unfolds: the same size means nothing above the path was folded.
+  const keepRows = rowsShown && collapsed.size === state.files.collapsed.size;
   const viewport = viewportOf(state, 'files');
+  let next: WorkbenchState;
+  if (keepRows) {
+    const index = state.files.rows.indexOfPath(path);
+    const list = index >= 0 ? moveTo(state.files.list, index, state.files.rows.length, viewport) : state.files.list;
+    next = {...state, files: {...state.files, pendingReveal: undefined, list}};
+  } else {
+    next = withTreeRows(state, {...state.files, collapsed, pendingReveal: undefined}, path);
+  }
+  // Centre the found row so the user sees where it is.
   const cursor = next.files.list.cursor;
   const offset = Math.min(Math.max(0, cursor - Math.floor(viewport / 2)), Math.max(0, next.files.rows.length - viewport));
   return {...next, files: {...next.files, list: {cursor, offset}}};
@@ -585,7 +598,7 @@ export function reduce(state: WorkbenchState, action: WorkbenchAction): Workbenc
       const found = findPath(tree, query, {...treeOptions(state.files), collapsed: new Set()}, after);
       const withQuery = {...state, files: {...state.files, query}};
       if (!found) return {...withQuery, message: {text: `no path matches "${query}"`, tone: 'error'}};
-      return {...revealInTree(withQuery, found), message: undefined};
+      return {...revealInTree(withQuery, found, true), message: undefined};
     }
     case 'reveal-waste-item': {
       const item = state.waste.report?.items[state.waste.list.cursor];
