@@ -101,6 +101,28 @@ describe('indexLayer', () => {
     assert.throws(() => deserializeIndex('nope'), CorruptLayerError);
   });
 
+  test('an index cached in the first format (one array per record) still reads the same', async () => {
+    const index = await indexLayer(streamOf(await makeTar([{name: 'd/', type: 'dir'}, {name: 'd/f', content: 'f'}, {name: 'l', type: 'symlink', linkname: 'd/f'}])));
+    const v1 = JSON.stringify({
+      v: 1,
+      diffId: index.diffId,
+      tarSize: index.tarSize,
+      whiteouts: index.whiteouts,
+      opaques: index.opaques,
+      files: index.files.map(record => {
+        const row: unknown[] = [record.path, {dir: 'd', file: 'f', symlink: 'l'}[record.type as 'dir'], record.size, record.mode, record.uid, record.gid];
+        if (record.digest) row.push(record.digest.slice('sha256:'.length));
+        else if (record.linkname !== undefined) row.push(record.linkname);
+        return row;
+      }),
+    });
+    assert.deepEqual(deserializeIndex(v1), index);
+    assert.deepEqual(deserializeIndex(serializeIndex(index)), index);
+    const columns = JSON.parse(serializeIndex(index));
+    columns.sizes.pop();
+    assert.throws(() => deserializeIndex(JSON.stringify(columns)), CorruptLayerError);
+  });
+
   test('readLayerFile returns one file\'s content, truncated at maxBytes', async () => {
     const tar = await makeTar([{name: 'a', content: 'first'}, {name: 'b', content: 'b'.repeat(100)}, {name: 'a', content: 'second'}]);
     const a = await readLayerFile(streamOf(tar), 'a');
