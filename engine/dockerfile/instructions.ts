@@ -345,17 +345,21 @@ function toInstruction(node: InstructionNode, context: Context, warnings: Docker
 type FlagType = 'bool' | 'string' | 'strings';
 
 /**
- * Parsed `--flag` values, validated in the order written. Instructions have few flags, so values sit in two
- * small arrays searched by name rather than a Map: bool flags as booleans, every other value as a string
- * (a repeatable flag has one entry per use).
+ * Parsed `--flag` values, validated in the order written: bool flags as booleans, every other value as a string
+ * (a repeatable flag has one entry per use). Instructions have few flags, so the values sit in small arrays
+ * searched by name; and since an instruction reads its flags before the next one is parsed, one instance and
+ * its arrays are reused (`readFlags`) instead of allocating three objects per instruction with flags.
  */
 class Flags {
-  private readonly names: string[] | undefined;
-  private readonly values: (string | boolean)[] | undefined;
-  constructor(words: readonly string[], spec: FlagSpec) {
-    if (words.length === 0) return; // most instructions have no flags: allocate nothing
-    const names: string[] = (this.names = new Array<string>(words.length));
-    const values: (string | boolean)[] = (this.values = new Array<string | boolean>(words.length));
+  private readonly names: string[] = [];
+  private readonly values: (string | boolean)[] = [];
+  private count = 0;
+
+  /** Replace the values with those of `words`; throws InstructionError for an unknown, repeated or bad flag. */
+  read(words: readonly string[], spec: FlagSpec): this {
+    this.count = 0;
+    const names = this.names;
+    const values = this.values;
     for (let i = 0; i < words.length; i++) {
       const word = words[i];
       if (!word.startsWith('--')) throw new InstructionError(`flag should start with --: ${word}`);
@@ -367,42 +371,49 @@ class Flags {
         const guess = closestMatch(name, [...spec.keys()]);
         throw new InstructionError(`unknown flag --${name}${guess ? `; did you mean --${guess}?` : ''}`);
       }
-      if (type !== 'strings' && indexOfName(names, i, name) >= 0) throw new InstructionError(`duplicate flag specified: --${name}`);
-      names[i] = name;
+      if (type !== 'strings' && indexOfName(names, this.count, name) >= 0) throw new InstructionError(`duplicate flag specified: --${name}`);
+      let parsed: string | boolean;
       if (type === 'bool') {
         if (value === '') throw new InstructionError(`missing a value on flag --${name}`);
         const lower = (value ?? 'true').toLowerCase();
         if (lower !== 'true' && lower !== 'false') {
           throw new InstructionError(`expecting boolean value for flag --${name}, not: ${value}`);
         }
-        values[i] = lower === 'true';
+        parsed = lower === 'true';
       } else {
         if (value === undefined) throw new InstructionError(`missing a value on flag --${name}`, `write --${name}=<value>`);
-        values[i] = value;
+        parsed = value;
       }
+      names[this.count] = name;
+      values[this.count] = parsed;
+      this.count++;
     }
+    return this;
   }
   string(name: string): string | undefined {
-    if (!this.names) return undefined;
-    const at = indexOfName(this.names, this.names.length, name);
-    return at < 0 ? undefined : (this.values as string[])[at];
+    const at = indexOfName(this.names, this.count, name);
+    return at < 0 ? undefined : (this.values[at] as string);
   }
   bool(name: string): boolean | undefined {
-    if (!this.names) return undefined;
-    const at = indexOfName(this.names, this.names.length, name);
-    return at < 0 ? undefined : (this.values as boolean[])[at];
+    const at = indexOfName(this.names, this.count, name);
+    return at < 0 ? undefined : (this.values[at] as boolean);
   }
   /** Every value of a repeatable flag, in the order written. */
   strings(name: string): readonly string[] {
-    const names = this.names;
-    if (!names) return NO_STRINGS;
-    let count = 0;
-    for (let i = 0; i < names.length; i++) if (names[i] === name) count++;
-    if (count === 0) return NO_STRINGS;
-    const found = new Array<string>(count);
-    for (let i = 0, at = 0; i < names.length; i++) if (names[i] === name) found[at++] = (this.values as string[])[i];
-    return found;
+    let found = 0;
+    for (let i = 0; i < this.count; i++) if (this.names[i] === name) found++;
+    if (found === 0) return NO_STRINGS;
+    const list = new Array<string>(found);
+    for (let i = 0, at = 0; i < this.count; i++) if (this.names[i] === name) list[at++] = this.values[i] as string;
+    return list;
   }
+}
+
+const SHARED_FLAGS = new Flags();
+
+/** Parse an instruction's flags into the shared Flags; read them before parsing another instruction. */
+function readFlags(words: readonly string[], spec: FlagSpec): Flags {
+  return SHARED_FLAGS.read(words, spec);
 }
 
 function indexOfName(names: readonly string[], before: number, name: string): number {
@@ -412,7 +423,7 @@ function indexOfName(names: readonly string[], before: number, name: string): nu
 
 /** Instructions that take no flags: any flag is an error ("unknown flag", with a guess). */
 function rejectFlags(node: InstructionNode): void {
-  if (node.flags.length > 0) new Flags(node.flags, NO_FLAGS);
+  if (node.flags.length > 0) readFlags(node.flags, NO_FLAGS);
 }
 
 /** Upper-case keyword by lower-case name, without allocating a string per instruction. */
@@ -484,7 +495,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
   const escapeChar = context.escapeChar;
   switch (node.name) {
     case 'from': {
-      const flags = new Flags(node.flags, FROM_FLAGS);
+      const flags = readFlags(node.flags, FROM_FLAGS);
       const args = node.args;
       let as: string | undefined;
       if (args.length === 3 && args[1].toLowerCase() === 'as') {
@@ -508,7 +519,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
       };
     }
     case 'run': {
-      const flags = new Flags(node.flags, RUN_FLAGS);
+      const flags = readFlags(node.flags, RUN_FLAGS);
       if (node.args.length === 0 && !node.json) throw new InstructionError('RUN requires at least one argument');
       const network = flags.string('network');
       if (network !== undefined && network !== 'default' && network !== 'none' && network !== 'host') {
@@ -542,7 +553,7 @@ function parseInstruction(node: InstructionNode, context: Context, warnings: Doc
         throw new InstructionError(`${keyword} requires at least two arguments`, `write ${keyword} <source>... <destination>`);
       }
       const isCopy = node.name === 'copy';
-      const flags = new Flags(node.flags, isCopy ? COPY_FLAGS : ADD_FLAGS);
+      const flags = readFlags(node.flags, isCopy ? COPY_FLAGS : ADD_FLAGS);
       const last = node.args.length - 1;
       const dest = node.args[last];
       if (!node.json && dest.includes('<<') && heredocWord(dest)) throw new InstructionError(`${keyword} cannot accept a heredoc as a destination`);
@@ -761,7 +772,7 @@ function parseHealthcheck(node: InstructionNode, context: Context): HealthcheckI
       keyword: node.keyword, flagWords: node.flags, comments: node.comments, escapeChar,
     };
   }
-  const flags = new Flags(node.flags, HEALTHCHECK_FLAGS);
+  const flags = readFlags(node.flags, HEALTHCHECK_FLAGS);
   if (type !== 'CMD') throw new InstructionError(`unknown type ${JSON.stringify(type)} in HEALTHCHECK (try CMD)`);
   if (args.length === 1) throw new InstructionError('missing command after HEALTHCHECK CMD');
   let test: string[];
@@ -804,10 +815,18 @@ function durationFlag(flags: Flags, name: string): number | undefined {
 
 const DURATION_UNITS: Record<string, number> = {ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9};
 
+const SIMPLE_DURATION = /^\d{1,15}(?:ns|us|µs|μs|ms|s|m|h)$/;
 const DURATION_PART = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/;
 
 /** Go's time.ParseDuration, in nanoseconds; undefined when malformed. */
 export function parseGoDuration(text: string): number | undefined {
+  if (SIMPLE_DURATION.test(text)) {
+    // the usual `30s`: whole digits (few enough to add up exactly) and one unit
+    let digits = 0;
+    let value = 0;
+    for (let code = text.charCodeAt(0); code >= 0x30 && code <= 0x39; code = text.charCodeAt(++digits)) value = value * 10 + (code - 0x30);
+    return Math.round(0 + value * DURATION_UNITS[text.slice(digits)]);
+  }
   let rest = text;
   let sign = 1;
   if (rest.startsWith('-') || rest.startsWith('+')) {
