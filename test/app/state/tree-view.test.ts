@@ -75,6 +75,9 @@ describe('file tree rows', () => {
     assert.equal(findPath(sample, '.js', options, '/app/lib/b.js'), '/app/index.js');
     assert.equal(findPath(sample, 'PASSWD', options), '/etc/passwd');
     assert.equal(findPath(sample, 'nothing-here', options), undefined);
+    // The query is text, not a pattern.
+    assert.equal(findPath(sample, 'a.j*', options), undefined);
+    assert.equal(findPath(sample, 'BIG.BIN', options), '/app/big.bin');
     assert.equal(hasPath(sample, '/usr/share/doc'), true);
     assert.equal(hasPath(sample, '/usr/share/do'), false);
   });
