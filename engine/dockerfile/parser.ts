@@ -86,6 +86,7 @@ export interface ParseOptions {
 }
 
 const WHITESPACE_RUN = /[\t\v\f\r ]+/;
+
 /** Go's unicode.IsSpace as a regex class body. */
 const GO_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 
@@ -656,7 +657,7 @@ function scanWords(rest: string, escape: string): string[] {
   // Words keep their quotes and escapes, so each one is a slice of `rest`; only an escape token at the very
   // end is dropped. Code units are enough: quotes, escapes and spaces never occur inside surrogate pairs.
   const from = gatheredLength;
-  const escapeCode = escape.charCodeAt(0);
+  const escapeCode = escape.length === 1 ? escape.charCodeAt(0) : -1;
   const length = rest.length;
   let start = -1;
   let end = length;
