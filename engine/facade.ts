@@ -602,9 +602,12 @@ async function readListingFile(path: string): Promise<Listing | undefined> {
   return undefined;
 }
 
+let cacheWrites = 0;
+
 async function writeCacheFile(path: string, content: unknown): Promise<void> {
   await mkdir(dirname(path), {recursive: true});
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+  // Unique per write: two listings in one process may be written at once.
+  const temporary = `${path}.${process.pid}.${++cacheWrites}.tmp`;
   await writeFile(temporary, JSON.stringify(content));
   await rename(temporary, path);
 }
