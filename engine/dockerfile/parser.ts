@@ -193,6 +193,10 @@ export function parseAst(text: string, options: ParseOptions = {}): ParsedAst {
     if (index === 0 && raw.startsWith('\ufeff')) raw = raw.slice(1);
     const firstIndex = index;
     index++;
+    if (raw.length === 0) {
+      readDirective(raw, index); // a blank line ends the directives
+      continue;
+    }
     // each character is read once where possible: on this path charCodeAt is a large part of the cost
     let token = trimNewline(raw);
     let first = token.charCodeAt(0);
@@ -327,10 +331,16 @@ function trimLeadingSpace(line: string): string {
  * `([^E])E[ \t]*$|^E[ \t]*$`, written as a scan because it runs on every line).
  */
 function continuationAt(line: string, escapeChar: string): number {
-  const escape = escapeChar.charCodeAt(0);
+  // (no read outside the string: one such read makes V8 compile every charCodeAt here with a bounds check)
   let end = line.length - 1;
-  for (let code = line.charCodeAt(end); end >= 0 && (code === 0x20 || code === 0x09); code = line.charCodeAt(--end));
-  if (end < 0 || line.charCodeAt(end) !== escape) return -1;
+  if (end < 0) return -1;
+  let code = line.charCodeAt(end);
+  while (code === 0x20 || code === 0x09) {
+    if (end === 0) return -1;
+    code = line.charCodeAt(--end);
+  }
+  const escape = escapeChar.charCodeAt(0);
+  if (code !== escape) return -1;
   if (end > 0 && line.charCodeAt(end - 1) === escape) return -1;
   return end;
 }
