@@ -117,13 +117,24 @@ function keywordShape(length: number, firstCode: number): number {
   return length * 256 + (firstCode | 0x20); // | 0x20 lowercases an ASCII letter
 }
 
+/**
+ * Set by `keywordName`: the shared constant equal to the keyword when it is one of the 18 in upper or lower
+ * case, else ''. Nodes keep the constant, so later comparisons with it are pointer comparisons.
+ */
+let sharedKeyword = '';
+
 /** The keyword lowercased. */
 function keywordName(keyword: string, firstCode: number): string {
+  sharedKeyword = '';
   const candidates = KEYWORDS_BY_SHAPE.get(keywordShape(keyword.length, firstCode));
   if (candidates !== undefined) {
     for (let i = 0; i < candidates.length; i++) {
       const name = candidates[i];
-      if (keyword === name || keyword === KEYWORD_UPPER[name]) return name;
+      const upper = KEYWORD_UPPER[name];
+      if (keyword === upper) sharedKeyword = upper;
+      else if (keyword === name) sharedKeyword = name;
+      else continue;
+      return name;
     }
   }
   return keyword.toLowerCase();
@@ -389,8 +400,9 @@ function nodeFromLine(line: string, escapeChar: string, comments: readonly strin
   const start = at;
   const firstCode = code;
   while (at < end && !isSeparator(code)) code = line.charCodeAt(++at);
-  const keyword = start === 0 && at === line.length ? line : line.slice(start, at);
-  const name = keywordName(keyword, firstCode);
+  const written = start === 0 && at === line.length ? line : line.slice(start, at);
+  const name = keywordName(written, firstCode);
+  const keyword = sharedKeyword || written;
   let flags: readonly string[] = NO_FLAGS;
   let rest: string;
   if (at === end) {
