@@ -59,6 +59,7 @@ export class Engine {
   readonly store: Store;
   private readonly now: () => Date;
   private readonly indexCache = new Map<string, Promise<LayerIndex>>();
+  private readonly bigIndexes = new Map<string, WeakRef<LayerIndex>>();
   private readonly gcKeepers: (() => Promise<Iterable<string>>)[] = [];
   private summaries?: Map<string, ImageSummaryRecord>;
   private currentListing?: Listing;
@@ -275,17 +276,21 @@ export class Engine {
   /**
    * The file index of one layer: computed once by streaming the blob, then kept next to the store
    * (`cache/file-index/<hex>.json`), since blobs never change. Indexes of small layers are also kept in memory;
-   * a big one (100,000 files is tens of megabytes of records) is read from its file again when asked for,
-   * so that a tree made from it does not leave it behind in the workbench's memory.
+   * a big one (100,000 files is tens of megabytes of records) is only weakly held, so that a tree made from it
+   * does not keep it in the workbench's memory, yet asking again before the next collection costs nothing.
    */
   async layerIndex(layer: Descriptor, diffId: string): Promise<LayerIndex> {
+    const held = this.bigIndexes.get(layer.digest)?.deref();
+    if (held) return held;
     let pending = this.indexCache.get(layer.digest);
     if (!pending) {
       pending = this.loadLayerIndex(layer, diffId);
       this.indexCache.set(layer.digest, pending);
       pending.then(
         index => {
-          if (index.files.length > keptIndexFiles) this.indexCache.delete(layer.digest);
+          if (index.files.length <= keptIndexFiles) return;
+          this.indexCache.delete(layer.digest);
+          this.bigIndexes.set(layer.digest, new WeakRef(index));
         },
         () => this.indexCache.delete(layer.digest),
       );
