@@ -3,7 +3,8 @@
  * which nodes are rows (folded folders, hidden unchanged entries), in which order, with which tree guides.
  *
  * Everything derived from one tree object (subtree sizes, "has a change below", sorted children) is cached per
- * node, so toggling a view option or folding a folder in a 100,000-file layer costs one pass at most.
+ * node. Rows are never all made: `TreeRows` counts them per folder and finds the few a panel draws, so a view
+ * option costs one counting pass over a 100,000-file layer at most, and folding a folder a walk from the root.
  */
 import type {FileTreeNode} from '../../../engine/index.js';
 
@@ -30,20 +31,6 @@ const subtreeSizes = new WeakMap<FileTreeNode, number>();
 const changedBelow = new WeakMap<FileTreeNode, boolean>();
 const byName = new WeakMap<FileTreeNode, readonly FileTreeNode[]>();
 const bySize = new WeakMap<FileTreeNode, readonly FileTreeNode[]>();
-const descendantCounts = new WeakMap<FileTreeNode, number>();
-
-/** How many nodes are below `node` (all of them, shown or not). */
-function descendantCount(node: FileTreeNode): number {
-  if (!node.children || node.children.length === 0) return 0;
-  let count = descendantCounts.get(node);
-  if (count === undefined) {
-    count = node.children.length;
-    for (const child of node.children) count += descendantCount(child);
-    descendantCounts.set(node, count);
-  }
-  return count;
-}
-
 export function isDir(node: FileTreeNode): boolean {
   return node.type === 'dir';
 }
@@ -103,63 +90,84 @@ function shownChildren(node: FileTreeNode, options: TreeViewOptions): readonly F
   return shown;
 }
 
-/** Bit flags of a row. */
-const LAST = 1;
-const EXPANDED = 2;
-/** The folder row of rows flattened for insertion under an existing row (see `TreeRows.splice`). */
-const INSERTED_PARENT = -2;
+/** Where one row is: its node, how deep, its folder's row, and whether it and each folder above are last. */
+interface Located {
+  readonly node: FileTreeNode;
+  readonly depth: number;
+  readonly parent: number;
+  readonly last: boolean;
+  /** Per folder above the row, outermost first: is it the last of its folder's shown children? */
+  readonly lastAbove: readonly boolean[];
+  /** The folders above the row, the root first. */
+  readonly folders: readonly FileTreeNode[];
+}
 
 /**
- * The rows of a tree under some view options, depth-first, in parallel arrays rather than one object per row:
- * a 100,000-file layer is flattened again on every toggle, and 100,000 row objects with their guide strings
- * were most of the workbench's memory. A row's guide is drawn from its ancestors when the row is asked for,
- * which only the visible rows ever are.
+ * The rows of a tree under some view options, depth-first, without making them: a 100,000-file layer has
+ * 100,000 rows, but a panel only ever draws a window of them. What is kept is, per unfolded folder, how many
+ * rows it shows below it and where each of its shown children starts; a row is found by walking down from
+ * the root through those offsets. Folding a folder makes new rows that share every count except those of the
+ * folders above it; a view option (sort, hide unchanged) makes new rows whose counts fill in as asked.
  */
 export class TreeRows {
-  static readonly empty = new TreeRows([], new Uint16Array(0), new Int32Array(0), new Uint8Array(0));
+  static readonly empty = new TreeRows(undefined, {collapsed: new Set(), hideUnchanged: false, sortBySize: false});
+
+  /** Rows shown below a folder, counting it as unfolded (which rows depend on hideUnchanged and folds only). */
+  private readonly counts: Map<FileTreeNode, number>;
+  /** Per folder, the row offset of each shown child from the folder's first child row (then the total). */
+  private readonly starts: Map<FileTreeNode, Int32Array>;
 
   private constructor(
-    private readonly nodes: readonly FileTreeNode[],
-    private readonly depths: Uint16Array,
-    /** Row index of each row's folder, -1 at the top level. */
-    private readonly parents: Int32Array,
-    private readonly flags: Uint8Array,
-  ) {}
+    private readonly root: FileTreeNode | undefined,
+    private readonly options: TreeViewOptions,
+    counts?: Map<FileTreeNode, number>,
+    starts?: Map<FileTreeNode, Int32Array>,
+  ) {
+    this.counts = counts ?? new Map();
+    this.starts = starts ?? new Map();
+  }
+
+  static of(root: FileTreeNode, options: TreeViewOptions): TreeRows {
+    return new TreeRows(root, options);
+  }
 
   get length(): number {
-    return this.nodes.length;
+    return this.root ? this.countBelow(this.root) : 0;
   }
 
   node(index: number): FileTreeNode | undefined {
-    return this.nodes[index];
+    return this.locate(index)?.node;
   }
 
   depth(index: number): number {
-    return this.depths[index] ?? 0;
+    return this.locate(index)?.depth ?? 0;
   }
 
   /** Row index of the folder that contains row `index`, or -1 at the top level. */
   parent(index: number): number {
-    return this.parents[index] ?? -1;
+    return this.locate(index)?.parent ?? -1;
+  }
+
+  isExpanded(index: number): boolean {
+    const node = this.node(index);
+    return node !== undefined && this.expanded(node);
   }
 
   /** The row as drawn: node, guides, size. Undefined outside the list. */
   at(index: number): TreeRow | undefined {
-    const node = this.nodes[index];
-    if (!node) return undefined;
+    const found = this.locate(index);
+    if (!found) return undefined;
+    const {node, last} = found;
     let prefix = '';
-    for (let ancestor = this.parents[index]; ancestor >= 0; ancestor = this.parents[ancestor]) {
-      prefix = (this.flags[ancestor] & LAST ? '    ' : '|   ') + prefix;
-    }
-    const last = (this.flags[index] & LAST) !== 0;
+    for (const above of found.lastAbove) prefix += above ? '    ' : '|   ';
     return {
       node,
-      depth: this.depths[index],
+      depth: found.depth,
       guide: prefix + (last ? '`-- ' : '|-- '),
       childGuide: prefix + (last ? '    ' : '|   '),
       size: subtreeSize(node),
       isDir: isDir(node),
-      expanded: (this.flags[index] & EXPANDED) !== 0,
+      expanded: this.expanded(node),
     };
   }
 
@@ -170,102 +178,122 @@ export class TreeRows {
     return rows;
   }
 
-  /** Index of the row of `path`, or -1. */
+  /** Index of the row of `path`, or -1 when it is not a row (hidden, or inside a folded folder). */
   indexOfPath(path: string): number {
-    return this.nodes.findIndex(node => node.path === path);
+    let folder = this.root;
+    let base = 0;
+    while (folder) {
+      const children = shownChildren(folder, this.options);
+      const at = children.findIndex(child => child.path === path || isBelow(path, child.path));
+      if (at === -1) return -1;
+      const child = children[at];
+      const row = base + this.startsOf(folder)[at];
+      if (child.path === path) return row;
+      if (!this.expanded(child)) return -1;
+      folder = child;
+      base = row + 1;
+    }
+    return -1;
   }
 
   *[Symbol.iterator](): IterableIterator<TreeRow> {
     for (let index = 0; index < this.length; index++) yield this.at(index)!;
   }
 
-  /** Rows for the children of `parent` (at `depth`, whose folder is row `parentRow`), depth-first. */
-  static flatten(parent: FileTreeNode, depth: number, parentRow: number, options: TreeViewOptions): TreeRows {
-    // Sized for every node below `parent` (known once per folder), so the arrays are allocated once.
-    const capacity = descendantCount(parent);
-    const nodes: FileTreeNode[] = new Array(capacity);
-    const depths = new Uint16Array(capacity);
-    const parents = new Int32Array(capacity);
-    const flags = new Uint8Array(capacity);
-    let count = 0;
-    // Iterative, so that a deep tree cannot overflow the stack: one entry per open folder.
-    const childrenStack: (readonly FileTreeNode[])[] = [shownChildren(parent, options)];
-    const indexStack: number[] = [0];
-    const rowStack: number[] = [parentRow];
-    while (childrenStack.length > 0) {
-      const top = childrenStack.length - 1;
-      const children = childrenStack[top];
-      const index = indexStack[top];
-      if (index >= children.length) {
-        childrenStack.pop();
-        indexStack.pop();
-        rowStack.pop();
-        continue;
-      }
-      indexStack[top] = index + 1;
-      const node = children[index];
-      const expanded = node.type === 'dir' && !options.collapsed.has(node.path);
-      const row = count++;
-      nodes[row] = node;
-      depths[row] = depth + top;
-      parents[row] = rowStack[top];
-      flags[row] = (index === children.length - 1 ? LAST : 0) | (expanded ? EXPANDED : 0);
-      if (expanded && node.children && node.children.length > 0) {
-        childrenStack.push(shownChildren(node, options));
-        indexStack.push(0);
-        rowStack.push(row);
-      }
+  /** These rows with the folder at row `index` folded or unfolded (`collapsed` is the new set of folds). */
+  withFold(index: number, collapsed: ReadonlySet<string>): TreeRows {
+    const found = this.locate(index);
+    if (!found) return this;
+    // Only the folders above the toggled one show a different number of rows.
+    const counts = new Map(this.counts);
+    const starts = new Map(this.starts);
+    for (const folder of found.folders) {
+      counts.delete(folder);
+      starts.delete(folder);
     }
-    nodes.length = count;
-    return count === capacity ? new TreeRows(nodes, depths, parents, flags) : new TreeRows(nodes, depths.slice(0, count), parents.slice(0, count), flags.slice(0, count));
+    return new TreeRows(this.root, {...this.options, collapsed}, counts, starts);
   }
 
-  /**
-   * These rows with rows (at, removeEnd) taken out and `inserted` put after row `at`, which gets `atFlags`.
-   * `inserted` are rows flattened for the children of row `at` with `INSERTED_PARENT` as their folder row.
-   */
-  splice(at: number, removeEnd: number, inserted: TreeRows, atFlags: number): TreeRows {
-    const removed = removeEnd - (at + 1);
-    const count = this.length - removed + inserted.length;
-    const shift = inserted.length - removed;
-    const tail = at + 1 + inserted.length;
-    const nodes = this.nodes.slice(0, at + 1).concat(inserted.nodes, this.nodes.slice(removeEnd));
-    const depths = new Uint16Array(count);
-    depths.set(this.depths.subarray(0, at + 1));
-    depths.set(inserted.depths, at + 1);
-    depths.set(this.depths.subarray(removeEnd), tail);
-    const flags = new Uint8Array(count);
-    flags.set(this.flags.subarray(0, at + 1));
-    flags.set(inserted.flags, at + 1);
-    flags.set(this.flags.subarray(removeEnd), tail);
-    flags[at] = atFlags;
-    const parents = new Int32Array(count);
-    parents.set(this.parents.subarray(0, at + 1));
-    for (let index = 0; index < inserted.length; index++) {
-      // Inserted rows name their parents among themselves (offset by the insertion point), or row `at`.
-      const parent = inserted.parents[index];
-      parents[at + 1 + index] = parent === INSERTED_PARENT ? at : parent + at + 1;
-    }
-    for (let index = removeEnd; index < this.length; index++) {
-      const parent = this.parents[index];
-      parents[index + shift] = parent > at ? parent + shift : parent;
-    }
-    return new TreeRows(nodes, depths, parents, flags);
+  private expanded(node: FileTreeNode): boolean {
+    return node.type === 'dir' && !this.options.collapsed.has(node.path);
   }
 
-  flagsOf(index: number): number {
-    return this.flags[index] ?? 0;
+  private countBelow(folder: FileTreeNode): number {
+    let count = this.counts.get(folder);
+    if (count === undefined) {
+      count = 0;
+      for (const child of shownChildren(folder, this.options)) {
+        count += 1;
+        if (this.expanded(child) && child.children && child.children.length > 0) count += this.countBelow(child);
+      }
+      this.counts.set(folder, count);
+    }
+    return count;
   }
+
+  private startsOf(folder: FileTreeNode): Int32Array {
+    let starts = this.starts.get(folder);
+    if (!starts) {
+      const children = shownChildren(folder, this.options);
+      starts = new Int32Array(children.length + 1);
+      let row = 0;
+      children.forEach((child, at) => {
+        starts![at] = row;
+        row += 1;
+        if (this.expanded(child) && child.children && child.children.length > 0) row += this.countBelow(child);
+      });
+      starts[children.length] = row;
+      this.starts.set(folder, starts);
+    }
+    return starts;
+  }
+
+  /** Walks down from the root to row `index`, choosing at each folder the child whose rows hold it. */
+  private locate(index: number): Located | undefined {
+    if (!this.root || index < 0 || index >= this.length) return undefined;
+    let folder = this.root;
+    let base = 0;
+    let parent = -1;
+    const lastAbove: boolean[] = [];
+    const folders: FileTreeNode[] = [];
+    for (;;) {
+      folders.push(folder);
+      const children = shownChildren(folder, this.options);
+      const starts = this.startsOf(folder);
+      // The last child starting at or before the row (binary search over the offsets).
+      const target = index - base;
+      let low = 0;
+      let high = children.length - 1;
+      while (low < high) {
+        const middle = (low + high + 1) >> 1;
+        if (starts[middle] <= target) low = middle;
+        else high = middle - 1;
+      }
+      const child = children[low];
+      const row = base + starts[low];
+      const last = low === children.length - 1;
+      if (row === index) return {node: child, depth: lastAbove.length, parent, last, lastAbove, folders};
+      lastAbove.push(last);
+      parent = row;
+      base = row + 1;
+      folder = child;
+    }
+  }
+}
+
+/** Is `path` inside the folder at `folder`? */
+function isBelow(path: string, folder: string): boolean {
+  return path.length > folder.length && path.charCodeAt(folder.length) === 47 && path.startsWith(folder);
 }
 
 /** All rows of a tree under the options; the root itself is not a row. */
 export function flattenTree(root: FileTreeNode, options: TreeViewOptions): TreeRows {
-  return TreeRows.flatten(root, 0, -1, options);
+  return TreeRows.of(root, options);
 }
 
 /**
- * Folds or unfolds the folder at `index` by splicing its descendants out of or into the rows, instead of
- * flattening the whole tree again. Returns the new rows and collapsed set; rows are unchanged for a file.
+ * Folds or unfolds the folder at `index`. Returns the new rows and collapsed set; rows are unchanged for a
+ * file, or when the folder already is as wanted.
  */
 export function toggleFold(
   rows: TreeRows,
@@ -275,21 +303,13 @@ export function toggleFold(
 ): {rows: TreeRows; collapsed: ReadonlySet<string>} {
   const node = rows.node(index);
   if (!node || !isDir(node)) return {rows, collapsed: options.collapsed};
-  const flags = rows.flagsOf(index);
-  const expanded = (flags & EXPANDED) !== 0;
+  const expanded = rows.isExpanded(index);
   const expand = want ? want === 'expand' : !expanded;
   if (expand === expanded) return {rows, collapsed: options.collapsed};
   const collapsed = new Set(options.collapsed);
   if (expand) collapsed.delete(node.path);
   else collapsed.add(node.path);
-  const depth = rows.depth(index);
-  if (!expand) {
-    let end = index + 1;
-    while (end < rows.length && rows.depth(end) > depth) end++;
-    return {rows: rows.splice(index, end, TreeRows.empty, flags & ~EXPANDED), collapsed};
-  }
-  const inserted = TreeRows.flatten(node, depth + 1, INSERTED_PARENT, {...options, collapsed});
-  return {rows: rows.splice(index, index + 1, inserted, flags | EXPANDED), collapsed};
+  return {rows: rows.withFold(index, collapsed), collapsed};
 }
 
 /** Index of the row of the folder that contains row `index`, or -1 at the top level. */

@@ -69,6 +69,21 @@ describe('file tree rows', () => {
     }
   });
 
+  test('a row is found by its path only when it is shown, and knows its folder\'s row', () => {
+    const rows = flattenTree(sample, options);
+    const all = [...rows];
+    all.forEach((row, index) => {
+      assert.equal(rows.indexOfPath(row.node.path), index);
+      const folder = rows.parent(index);
+      assert.equal(folder === -1 ? row.depth === 0 : all[folder].depth === row.depth - 1 && row.node.path.startsWith(`${all[folder].node.path}/`), true);
+    });
+    const folded = toggleFold(rows, rows.indexOfPath('/app'), options);
+    assert.equal(folded.rows.indexOfPath('/app/lib/a.js'), -1, 'inside a folded folder');
+    assert.equal(flattenTree(sample, {...options, hideUnchanged: true}).indexOfPath('/etc/hosts'), -1, 'an unchanged entry hidden');
+    assert.equal(rows.at(rows.length), undefined);
+    assert.equal(rows.at(-1), undefined);
+  });
+
   test('finding a path searches folded folders too and wraps around', () => {
     const collapsed = new Set(['/app', '/app/lib']);
     assert.equal(findPath(sample, 'b.js', {...options, collapsed}), '/app/lib/b.js');
