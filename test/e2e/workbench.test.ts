@@ -95,7 +95,9 @@ describe('workbench in a real terminal', {skip: hasTmux ? false : 'tmux not inst
     await see(/-- layer 1/);
     await typeKeys(']');
     const third = await see(/Files\s+layer 2/);
-    assert.match(third, />\s+4\s+\S+\s+(C |B |  )?\s*COPY data-v2\.bin/);
+    // The list numbers layers as the Files panel does; the config-only steps have no number.
+    assert.match(third, />\s+2\s+\S+\s+(C |B |  )?\s*COPY data-v2\.bin/);
+    assert.match(third, /│\s+-\s+ENV MODE=production/);
     await typeKeys('[');
     // The tree of layer 1: the file it added, marked + as well as coloured.
     const stepped = await see(/Files\s+layer 1[\s\S]*\+\s+`-- data\.bin/);

@@ -22,7 +22,8 @@ function rowLine(row: LayerRow, verdict: 'cached' | 'built' | undefined, theme: 
   const mark = verdict === 'cached' ? 'C' : verdict === 'built' ? 'B' : ' ';
   return [
     {text: '  '},
-    {text: fit(String(row.position + 1), 3, 'right') + ' ', color: theme.muted},
+    // The layer's number, as the Files panel and the detail line name it; steps that made no layer have none.
+    {text: fit(row.layerIndex === undefined ? '' : String(row.layerIndex), 3, 'right') + ' ', color: theme.muted},
     {text: fit(row.emptyLayer ? '-' : humanSize(row.size), 7, 'right') + ' ', dim: row.emptyLayer},
     {text: mark + ' ', color: verdict === 'cached' ? theme.cached : theme.miss},
     {text: row.instruction || '(no instruction recorded)', dim: row.emptyLayer},
