@@ -6,18 +6,8 @@
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {parseAst, parseWords, parseGoDuration, DockerfileSyntaxError} from '../../engine/dockerfile/index.js';
+import {prng} from './prng.js';
 
-/** mulberry32, so a failure reproduces from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pieces(random: () => number, alphabet: readonly string[], count: number): string {
   let text = '';

@@ -13,18 +13,8 @@ import {
 } from '../../engine/dockerfile/index.js';
 import type {Instruction} from '../../engine/dockerfile/index.js';
 import {conformanceDir, repoRoot} from './conformance-paths.js';
+import {prng} from './prng.js';
 
-/** mulberry32: small, fast and deterministic, so a failure reproduces from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYWORDS = ['FROM', 'RUN', 'COPY', 'ADD', 'ENV', 'ARG', 'LABEL', 'EXPOSE', 'VOLUME', 'USER', 'WORKDIR', 'CMD', 'ENTRYPOINT', 'SHELL', 'HEALTHCHECK', 'STOPSIGNAL', 'ONBUILD', 'MAINTAINER', 'from', 'Run', 'CPOY', 'NOPE'];
 const FLAGS = ['--from=a', '--chown=1:1', '--chmod=755', '--link', '--link=false', '--link=maybe', '--parents', '--exclude=*.md', '--platform=linux/amd64', '--mount=type=cache,target=/x', '--mount=type=bind', '--mount=type=weird,target=/x', '--mount="type=secret,id=a"', '--network=none', '--network=bad', '--security=insecure', '--interval=5s', '--interval=5', '--timeout=1ns', '--retries=3', '--retries=-1', '--start-period=1m', '--keep-git-dir', '--checksum=sha256:00', '--unpack', '--chwon=1', '--', '--=', '--"q', "--'a b'"];
