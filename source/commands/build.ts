@@ -1,5 +1,5 @@
 import {Option, type Command} from 'commander';
-import {createPrinter, UserError, writeImageIdFile, type BuildEvent, type ProgressMode} from '../../engine/index.js';
+import {createPrinter, UserError, writeImageIdFile, type BuildEvent, type EngineBuildOptions, type ProgressMode} from '../../engine/index.js';
 import {collect, readAnswer, type CliContext} from './context.js';
 import {humanSize} from '../format.js';
 
@@ -60,9 +60,22 @@ export function configureBuildCommand(command: Command, context: CliContext): Co
     .action(async (contextDir: string, options: BuildCommandOptions) => runBuild(context, contextDir, options));
 }
 
+/** The build that `addBuildFlags`' values ask for (shared by `build` and `watch`); bad values throw UserError. */
+export function buildRequest(contextDir: string, options: BuildFlagValues, env: Readonly<Record<string, string | undefined>>): EngineBuildOptions {
+  return {
+    contextDir,
+    dockerfile: options.file,
+    tags: options.tag ?? [],
+    buildArgs: parseBuildArgs(options.buildArg ?? [], env),
+    labels: parseKeyValues(options.label ?? [], 'label'),
+    target: options.target,
+    noCache: !options.cache,
+    network: options.network === 'none' ? 'none' : 'host',
+  };
+}
+
 async function runBuild(context: CliContext, contextDir: string, options: BuildCommandOptions): Promise<void> {
-  const buildArgs = parseBuildArgs(options.buildArg ?? [], context.env);
-  const labels = parseKeyValues(options.label ?? [], 'label');
+  const request = buildRequest(contextDir, options, context.env);
   const mode: ProgressMode = options.quiet || options.progress === 'quiet' ? 'quiet' : options.progress === 'json' ? 'json' : 'plain';
   const printer = createPrinter(mode, {write: text => context.stderr.write(text)});
   const engine = await context.engine();
@@ -73,16 +86,7 @@ async function runBuild(context: CliContext, contextDir: string, options: BuildC
   let failure: BuildEvent | undefined;
   try {
     const result = await engine.build(
-      {
-        contextDir,
-        dockerfile: options.file,
-        tags: options.tag ?? [],
-        buildArgs,
-        labels,
-        target: options.target,
-        noCache: !options.cache,
-        network: options.network === 'none' ? 'none' : 'host',
-      },
+      request,
       {
         signal: controller.signal,
         onEvent: event => {

@@ -1,6 +1,6 @@
 import {Option, type Command} from 'commander';
 import {createWatchPrinter, UserError, watchBuild, type WatchProgressMode} from '../../engine/index.js';
-import {addBuildFlags, parseBuildArgs, parseKeyValues, type BuildFlagValues} from './build.js';
+import {addBuildFlags, buildRequest, type BuildFlagValues} from './build.js';
 import type {CliContext} from './context.js';
 
 interface WatchCommandOptions extends BuildFlagValues {
@@ -26,8 +26,7 @@ export function configureWatchCommand(command: Command, context: CliContext): Co
 
 async function watch(context: CliContext, contextDir: string, options: WatchCommandOptions): Promise<void> {
   const debounceMs = parseDebounce(options.debounce);
-  const buildArgs = parseBuildArgs(options.buildArg ?? [], context.env);
-  const labels = parseKeyValues(options.label ?? [], 'label');
+  const request = buildRequest(contextDir, options, context.env);
   const mode: WatchProgressMode = options.progress === 'json' ? 'json' : 'plain';
   const print = createWatchPrinter(mode, {write: text => context.stdout.write(text)});
   const engine = await context.engine();
@@ -39,14 +38,7 @@ async function watch(context: CliContext, contextDir: string, options: WatchComm
     await watchBuild(
       {
         engine,
-        contextDir,
-        dockerfile: options.file,
-        tags: options.tag ?? [],
-        buildArgs,
-        labels,
-        target: options.target,
-        noCache: !options.cache,
-        network: options.network === 'none' ? 'none' : options.network === 'host' ? 'host' : undefined,
+        ...request,
         debounceMs,
         prune: options.prune,
         signal: controller.signal,
