@@ -141,6 +141,21 @@ export function runWorker(job: ExtractJob): Promise<string[]> {
   });
 }
 
+/** Answers of the whiteout probe by snapshots folder, for this process. */
+const whiteoutProbes = new Map<string, Promise<boolean>>();
+
+async function probeWhiteouts(root: string): Promise<boolean> {
+  const probe = join(root, `${temporaryName()}-whiteout`);
+  try {
+    await makeWhiteouts([probe]);
+    return isOverlayWhiteout(await lstat(probe));
+  } catch {
+    return false;
+  } finally {
+    await removeContainerTree(probe);
+  }
+}
+
 export class Snapshots {
   readonly root: string;
   private readonly source: SnapshotSource;
@@ -297,20 +312,18 @@ export class Snapshots {
     }
   }
 
-  /** Whether this filesystem and kernel let this user create overlay whiteouts (asked once). */
+  /**
+   * Whether this filesystem and kernel let this user create overlay whiteouts. Each instance first clears the
+   * leftovers of dead processes; the probe itself (a process that runs mknod) is asked once per folder per
+   * process, since every build opens its own `Snapshots` and the answer cannot change while this user runs.
+   */
   canMakeWhiteouts(): Promise<boolean> {
     this.whiteoutSupport ??= (async () => {
       await mkdir(this.root, {recursive: true});
       await this.removeLeftovers();
-      const probe = join(this.root, `${temporaryName()}-whiteout`);
-      try {
-        await makeWhiteouts([probe]);
-        return isOverlayWhiteout(await lstat(probe));
-      } catch {
-        return false;
-      } finally {
-        await removeContainerTree(probe);
-      }
+      let answer = whiteoutProbes.get(this.root);
+      if (!answer) whiteoutProbes.set(this.root, (answer = probeWhiteouts(this.root)));
+      return answer;
     })();
     return this.whiteoutSupport;
   }
