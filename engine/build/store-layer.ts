@@ -1,9 +1,11 @@
 /**
  * The builder's way into the store for a layer: the entries of a COPY, WORKDIR or RUN step written by
- * engine/layer's `writeLayer` (tar-stream, deterministic, batched writes) straight into a blob writer, whose own
- * hash is the diffID. A `tee` gets the same bytes as they are written: the snapshot seeder extracts the layer
- * from it while it is stored. The tee is never ended here and its failure is ignored (it is a by-product: the
- * seeder falls back to a normal extraction).
+ * engine/layer's `writeLayer` (tar-stream, deterministic, batched writes) straight into a blob writer. The layer
+ * writer's hash is the diffID and the blob's name; the blob writer does not hash the bytes again. A `tee` gets
+ * the same bytes as they are written: the snapshot seeder extracts the layer from it while it is stored. The tee
+ * is never ended here and its failure is ignored (it is a by-product: the seeder falls back to a normal
+ * extraction). With `reuse`, unchanged members are copied from the step's earlier layer; if that fails (the
+ * earlier blob was collected meanwhile), the layer is written again from its sources.
  */
 import {Writable} from 'node:stream';
 import {writeLayer, type LayerEntry, type LayerMapEntry, type LayerReuse} from '../layer/index.js';
