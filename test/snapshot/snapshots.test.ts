@@ -9,6 +9,22 @@ import {basePath} from '../helpers/base-image.js';
 import {dirEntry, fileEntry, listTree, openBaseRootfs, putLayer, treeFingerprint, unprivilegedRun} from '../runtime/fixtures.js';
 import type {BaseRootfs} from '../runtime/fixtures.js';
 
+/** A command run on `dirs` sees the merged image: the files of the upper layers, not what they removed. */
+async function assertRootfsSeenByRun(dirs: readonly string[], scratch: {upperDir: string; workDir: string}): Promise<void> {
+  const lines: string[] = [];
+  const result = await runIsolated({
+    lowerDirs: [...dirs],
+    ...scratch,
+    env: [`PATH=${basePath}`],
+    cwd: '/',
+    network: 'none',
+    argv: ['/bin/sh', '-c', 'ls /srv /srv/sub /opt /home; test -e /etc/os-release || echo no-os-release'],
+    onOutput: line => lines.push(line),
+  });
+  assert.equal(result.exitCode, 0, lines.join('\n'));
+  assert.deepEqual(lines, ['/home:', '', '/opt:', 'keep', '', '/srv:', 'c.txt', 'sub', '', '/srv/sub:', 'd.txt', 'no-os-release']);
+}
+
 const who = unprivilegedRun ? 'unprivileged' : process.getuid?.() === 0 ? 'root' : 'unprivileged';
 
 describe(`snapshots as ${who}`, () => {
@@ -109,19 +125,7 @@ describe(`snapshots as ${who}`, () => {
     }
     const dirs = await base.snapshots.ensure(diffIds);
     const before = await Promise.all(dirs.map(dir => treeFingerprint(dir)));
-    const lines: string[] = [];
-    const scratch = await base.scratch();
-    const result = await runIsolated({
-      lowerDirs: dirs,
-      ...scratch,
-      env: [`PATH=${basePath}`],
-      cwd: '/',
-      network: 'none',
-      argv: ['/bin/sh', '-c', 'ls /srv /srv/sub /opt /home; test -e /etc/os-release || echo no-os-release'],
-      onOutput: line => lines.push(line),
-    });
-    assert.equal(result.exitCode, 0, lines.join('\n'));
-    assert.deepEqual(lines, ['/home:', '', '/opt:', 'keep', '', '/srv:', 'c.txt', 'sub', '', '/srv/sub:', 'd.txt', 'no-os-release']);
+    await assertRootfsSeenByRun(dirs, await base.scratch());
     assert.deepEqual(await Promise.all(dirs.map(dir => treeFingerprint(dir))), before);
   });
 
@@ -136,18 +140,7 @@ describe(`snapshots as ${who}`, () => {
       t.skip(`runtime unavailable: ${probe.reason}`);
       return;
     }
-    const lines: string[] = [];
-    const result = await runIsolated({
-      lowerDirs: dirs,
-      ...(await base.scratch()),
-      env: [`PATH=${basePath}`],
-      cwd: '/',
-      network: 'none',
-      argv: ['/bin/sh', '-c', 'ls /srv /srv/sub /opt /home; test -e /etc/os-release || echo no-os-release'],
-      onOutput: line => lines.push(line),
-    });
-    assert.equal(result.exitCode, 0, lines.join('\n'));
-    assert.deepEqual(lines, ['/home:', '', '/opt:', 'keep', '', '/srv:', 'c.txt', 'sub', '', '/srv/sub:', 'd.txt', 'no-os-release']);
+    await assertRootfsSeenByRun(dirs, await base.scratch());
   });
 
   test('a layer whose content does not match its diff ID leaves no snapshot', async () => {
