@@ -93,6 +93,11 @@ export interface BuildOptions {
 export interface BuildHooks {
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: BuildEvent) => void;
+  /**
+   * Awaited after the last step, before the image is written and tagged; a rejection fails the build with
+   * nothing tagged (watch mode holds a build started during its quiet period here until that period is over).
+   */
+  readonly beforeTag?: () => Promise<void>;
 }
 
 export interface BuildResult {
@@ -259,6 +264,8 @@ class Builder {
       void annotations;
       return layer;
     });
+    await this.hooks.beforeTag?.();
+    this.checkAborted();
     const stored = await this.store.putImage({config: orderConfig(config), layers, tags: [...(this.options.tags ?? [])]});
     return {imageId: stored.id, manifestDigest: stored.manifestDigest, tags: stored.tags, steps: this.steps};
   }

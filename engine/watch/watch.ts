@@ -8,6 +8,12 @@
  *   continuous events), then each path that saw events is fingerprinted again (type, mode, content; never
  *   times) and compared with what it held before: a `touch`, an atime change or an editor saving the same
  *   bytes triggers nothing.
+ * - The quiet period is not spent idle: once a burst has been still for a few milliseconds (`earlyStartMs`),
+ *   its check and build start at once, and their events are held back. If the quiet period then ends without
+ *   another event, the held events go out and the build tags its image (the builder waits for that before
+ *   tagging). If an event comes first, the early build is cancelled, its events are dropped, the paths'
+ *   fingerprints are restored, and the burst goes on as if nothing had started. A rebuild thus costs the
+ *   longer of the quiet period and the build, not their sum.
  * - A real change rebuilds through the normal build and its cache, with `changedPaths` as the hint, so only
  *   the changed files are read again and only the steps from the first COPY/ADD that sees them re-run. The
  *   `rebuilt` event lists those steps with the builder's reason and the latency from the change to the tag.
@@ -30,6 +36,7 @@ import type {Stats} from 'node:fs';
 import {basename, dirname, join, resolve, sep} from 'node:path';
 import {watch as chokidarWatch, type FSWatcher} from 'chokidar';
 import type {BuildHooks, BuildResult} from '../build/build.js';
+import {BuildCancelledError} from '../build/errors.js';
 import type {StepRef} from '../build/events.js';
 import {startBackgroundHashing} from '../layer/background-hash.js';
 import type {Store} from '../store/store.js';
@@ -78,6 +85,29 @@ interface PendingPath {
   rawOnly: boolean;
 }
 
+/**
+ * A burst checked and built before its quiet period ended. Everything it does that others could see waits
+ * for `confirmed`: its events are held, and the builder tags only after `beforeTag` (see `confirm`).
+ */
+interface EarlyStart {
+  /** When the quiet period ends if no event comes. */
+  readonly deadline: number;
+  readonly controller: AbortController;
+  cancelled: boolean;
+  confirmed: boolean;
+  /** Events held until the quiet period is over; dropped on cancel. */
+  readonly held: WatchEvent[];
+  /** Wakes `confirm` on cancel. */
+  wake?: () => void;
+  /** To put back on cancel: the burst, when it started, and the fingerprints before its check. */
+  readonly batch: Map<string, PendingPath>;
+  readonly burstStartedAt?: number;
+  readonly baseline: Map<string, Fingerprint>;
+}
+
+/** How long a burst must be still before its check and build start early (at most the quiet period). */
+const earlyStartMs = 8;
+
 interface ScannedEntry {
   readonly path: string;
   readonly directory: boolean;
@@ -113,7 +143,7 @@ class WatchSession {
   private readonly clock: () => number;
   private readonly store: Store;
   /** What each watched path held when it was last looked at (absolute path keys). */
-  private readonly baseline = new Map<string, Fingerprint>();
+  private baseline = new Map<string, Fingerprint>();
   private pending = new Map<string, PendingPath>();
   private burstStartedAt?: number;
   private lastEventAt = 0;
@@ -127,6 +157,8 @@ class WatchSession {
   private stopping = false;
   private builds = 0;
   private previousImageId?: string;
+  /** The burst being checked and built before its quiet period is over. */
+  private early?: EarlyStart;
   private contextWatcher?: FSWatcher;
   private outsideWatcher?: FSWatcher;
   private work: Promise<void> = Promise.resolve();
@@ -210,6 +242,11 @@ class WatchSession {
   }
 
   private emit(event: WatchEvent): void {
+    const early = this.early;
+    if (early && !early.confirmed && event.type !== 'watch-error' && event.type !== 'watch-stopped') {
+      if (!early.cancelled) early.held.push(event);
+      return;
+    }
     try {
       this.onEvent(event);
     } catch {
@@ -312,20 +349,24 @@ class WatchSession {
   private onFsEvent(event: FsEventName, path: string, raw = false): void {
     if (this.stopping) return;
     const now = this.clock();
+    // The burst goes on: a build started early is cancelled and its batch comes back (see `flush`).
+    const early = this.early;
+    if (early && !early.confirmed && !early.cancelled && now < early.deadline) this.cancelEarly(early);
+    const duringBuild = (this.building && !this.early?.cancelled) || this.baselining;
     const known = this.pending.get(path);
     if (known) {
-      known.suspect ||= this.building || this.baselining;
+      known.suspect ||= duringBuild;
       known.directoryEvent ||= event === 'addDir' || event === 'unlinkDir';
       known.rawOnly &&= raw;
     } else {
       this.pending.set(path, {
-        firstAt: now, suspect: this.building || this.baselining, directoryEvent: event === 'addDir' || event === 'unlinkDir', rawOnly: raw,
+        firstAt: now, suspect: duringBuild, directoryEvent: event === 'addDir' || event === 'unlinkDir', rawOnly: raw,
       });
     }
     this.lastEventAt = now;
     this.burstStartedAt ??= now;
     if (this.busy) {
-      if (this.building && !this.queuedNotice) {
+      if (this.building && !this.early?.cancelled && !this.queuedNotice) {
         this.queuedNotice = true;
         this.emit({type: 'rebuild-queued', paths: [this.display(path)]});
       }
@@ -334,14 +375,15 @@ class WatchSession {
     this.schedule();
   }
 
-  /** Flush when the burst has been quiet for debounceMs, or has gone on for maxWaitMs. */
+  /**
+   * Flush when the burst has been quiet for debounceMs, or has gone on for maxWaitMs; start early (see the
+   * contract) once it has been still for `earlyStartMs`.
+   */
   private schedule(): void {
     if (this.stopping || this.busy || this.pending.size === 0) return;
     clearTimeout(this.timer);
     const now = this.clock();
-    const quietIn = this.lastEventAt + this.debounceMs - now;
-    const capIn = (this.burstStartedAt ?? now) + this.maxWaitMs - now;
-    const delay = Math.max(0, Math.min(quietIn, capIn));
+    const delay = Math.max(0, Math.min(this.quietUntil() - now, this.lastEventAt + earlyStartMs - now));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.busy || this.stopping) return;
@@ -350,16 +392,33 @@ class WatchSession {
     }, delay);
   }
 
+  /** When the current burst's quiet period ends (or its longest wait). */
+  private quietUntil(): number {
+    return Math.min(this.lastEventAt + this.debounceMs, (this.burstStartedAt ?? this.lastEventAt) + this.maxWaitMs);
+  }
+
   private async flush(): Promise<void> {
+    const batch = this.pending;
+    const burstStartedAt = this.burstStartedAt;
+    const deadline = this.quietUntil();
+    this.pending = new Map();
+    this.burstStartedAt = undefined;
+    const early: EarlyStart | undefined =
+      this.clock() < deadline
+        ? {deadline, controller: new AbortController(), cancelled: false, confirmed: false, held: [], batch, burstStartedAt, baseline: new Map(this.baseline)}
+        : undefined;
+    this.early = early;
     try {
-      const batch = this.pending;
-      this.pending = new Map();
-      this.burstStartedAt = undefined;
       const {changes, ignoreRulesChanged} = await this.verify(batch);
-      if (changes.length === 0 || this.stopping) return;
+      if (changes.length === 0 || this.stopping) {
+        if (early) await this.confirm(early);
+        return;
+      }
       const reason = describeChanges(changes);
       this.emit({type: 'change-detected', paths: changes.map(change => change.display), reason});
       let changedPaths: string[] | undefined = [];
+      // Restarting the watchers cannot be taken back: it waits for the quiet period.
+      if (ignoreRulesChanged && early && !(await this.confirm(early))) return;
       if (ignoreRulesChanged) {
         // New rules: re-walk with them, and let the build re-check the whole context (stat, not read).
         await this.rules.load();
@@ -371,11 +430,60 @@ class WatchSession {
           if (relative !== undefined && relative !== '') changedPaths.push(relative);
         }
       }
-      await this.rebuild({reason, changes, changedPaths, changeAt: Math.min(...changes.map(change => change.at))});
+      await this.rebuild({reason, changes, changedPaths, changeAt: Math.min(...changes.map(change => change.at)), early});
     } finally {
+      if (early?.cancelled) this.restoreEarly(early);
+      if (this.early === early) this.early = undefined;
       this.busy = false;
       this.schedule();
     }
+  }
+
+  /**
+   * Wait for the end of an early start's quiet period: true when it ended without an event (the held events
+   * are sent and whatever follows is ordinary), false when the burst went on (the start is cancelled).
+   */
+  private async confirm(early: EarlyStart): Promise<boolean> {
+    if (early.confirmed) return true;
+    if (!early.cancelled) {
+      const wait = early.deadline - this.clock();
+      if (wait > 0) {
+        await new Promise<void>(resolve => {
+          const timer = setTimeout(resolve, wait);
+          early.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+    if (early.cancelled || this.stopping) return false;
+    early.confirmed = true;
+    for (const event of early.held.splice(0)) this.emit(event);
+    return true;
+  }
+
+  private cancelEarly(early: EarlyStart): void {
+    early.cancelled = true;
+    early.held.length = 0;
+    early.controller.abort();
+    early.wake?.();
+  }
+
+  /** Put a cancelled early start's burst back, as if its check had never run. */
+  private restoreEarly(early: EarlyStart): void {
+    this.baseline = early.baseline;
+    for (const [path, info] of early.batch) {
+      const later = this.pending.get(path);
+      if (!later) this.pending.set(path, info);
+      else {
+        this.pending.set(path, {
+          firstAt: Math.min(info.firstAt, later.firstAt), suspect: info.suspect || later.suspect,
+          directoryEvent: info.directoryEvent || later.directoryEvent, rawOnly: info.rawOnly && later.rawOnly,
+        });
+      }
+    }
+    if (early.burstStartedAt !== undefined) this.burstStartedAt = Math.min(early.burstStartedAt, this.burstStartedAt ?? early.burstStartedAt);
   }
 
   /** Which paths of a burst really changed; the others are reported as ignored. Updates the baseline. */
@@ -432,13 +540,15 @@ class WatchSession {
 
   // ---- builds ---------------------------------------------------------------------------------------
 
-  private async rebuild(request: {reason: string; changes: readonly VerifiedChange[]; changedPaths: string[] | undefined; changeAt: number; noCache?: boolean}): Promise<void> {
+  private async rebuild(request: {
+    reason: string; changes: readonly VerifiedChange[]; changedPaths: string[] | undefined; changeAt: number; noCache?: boolean; early?: EarlyStart;
+  }): Promise<void> {
     const changedPaths = request.changes.map(change => change.display);
     this.building = true;
     this.queuedNotice = false;
     const began = this.clock();
     try {
-      const result = await serialised(`${this.store.root}\0${this.contextDir}`, () => this.runBuild(request.changedPaths, request.noCache ?? false));
+      const result = await serialised(`${this.store.root}\0${this.contextDir}`, () => this.runBuild(request.changedPaths, request.noCache ?? false, request.early));
       const taggedAt = this.clock();
       const imageChanged = result.imageId !== this.previousImageId;
       this.emit({
@@ -451,6 +561,8 @@ class WatchSession {
       if (imageChanged && replaced && this.options.prune !== false) await this.pruneReplaced(replaced);
     } catch (error) {
       if (this.stopping || this.options.signal?.aborted) return;
+      // A build that failed early reports only once the burst is over; a cancelled one, never.
+      if (request.early && !(await this.confirm(request.early))) return;
       const failure = error as Error & {code?: string; excerpt?: string; hint?: string; step?: StepRef};
       this.emit({
         type: 'rebuild-failed', error: failure.message, code: failure.code ?? 'ERR_BUILD', step: failure.step, excerpt: failure.excerpt,
@@ -462,7 +574,7 @@ class WatchSession {
     }
   }
 
-  private async runBuild(changedPaths: string[] | undefined, noCache: boolean): Promise<BuildResult> {
+  private async runBuild(changedPaths: string[] | undefined, noCache: boolean, early?: EarlyStart): Promise<BuildResult> {
     const options = {
       contextDir: this.contextDir,
       dockerfile: this.dockerfilePath,
@@ -474,7 +586,15 @@ class WatchSession {
       network: this.options.network,
       changedPaths,
     };
-    const hooks: BuildHooks = {signal: this.options.signal, onEvent: event => this.emit(event)};
+    const signals = [this.options.signal, early?.controller.signal].filter((signal): signal is AbortSignal => signal !== undefined);
+    const hooks: BuildHooks = {
+      signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+      onEvent: event => this.emit(event),
+      // An early build tags only if its burst is over; otherwise it is cancelled before the image is written.
+      beforeTag: early && (async () => {
+        if (!(await this.confirm(early))) throw new BuildCancelledError();
+      }),
+    };
     if (this.options.engine) return this.options.engine.build(options, hooks);
     const {build} = await import('../build/build.js');
     return build({...options, store: this.store}, hooks);

@@ -89,6 +89,50 @@ describe('watch mode', () => {
     });
   });
 
+  test('an edit during the quiet period cancels the build started early: one build of the final content', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      const firstImage = await started(bench, {debounceMs: 600});
+      const mark = bench.events.length;
+      await bench.write('src/main.js', 'console.log("draft")\n');
+      // Long enough for the early check and build to run, well inside the 600 ms quiet period.
+      await new Promise(resolve => setTimeout(resolve, 250));
+      assert.equal(bench.of('build-started', mark).length, 0, 'nothing is shown before the quiet period ends');
+      await bench.write('src/main.js', 'console.log("final")\n');
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      await bench.settle(700);
+      assert.equal(bench.of('change-detected', mark).length, 1);
+      assert.equal(bench.of('build-started', mark).length, 1, 'the cancelled build left no events');
+      assert.equal(bench.of('rebuilt', mark).length, 1);
+      assert.deepEqual(rebuilt.changedPaths, ['src/main.js']);
+      assert.equal(rebuilt.previousImageId, firstImage);
+      assert.equal(await bench.tagged(), rebuilt.imageId);
+      const {readLayerFile} = await import('../../engine/layer/index.js');
+      const image = await bench.store.resolveImage(rebuilt.imageId);
+      const main = await readLayerFile(bench.store.content.openBlob(image.manifest.layers[1].digest), 'app/src/main.js');
+      assert.equal(main?.content.toString(), 'console.log("final")\n');
+    });
+  });
+
+  test('a broken save fixed within the quiet period reports no failure', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      const firstImage = await started(bench, {debounceMs: 600});
+      const mark = bench.events.length;
+      await bench.write('Dockerfile', scratchDockerfile.replace('COPY src/', 'COPPY src/'));
+      // The early build fails at once, but holds its failure until the quiet period is over.
+      await new Promise(resolve => setTimeout(resolve, 250));
+      await bench.write('Dockerfile', scratchDockerfile.replace('CMD', 'LABEL fixed=yes\nCMD'));
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      await bench.settle(700);
+      assert.equal(bench.of('rebuild-failed', mark).length, 0);
+      assert.equal(bench.of('rebuilt', mark).length, 1);
+      assert.notEqual(rebuilt.imageId, firstImage);
+      assert.equal(await bench.tagged(), rebuilt.imageId);
+      assert.equal((await bench.store.resolveImage(rebuilt.imageId)).config.config?.Labels?.fixed, 'yes');
+    });
+  });
+
   test('changes during a build are queued and folded into one next build', async () => {
     await withWatchBench(async bench => {
       await scratchProject(bench);
