@@ -160,11 +160,9 @@ export class Context {
 
   /** sha256 (`sha256:<hex>`) of a regular file's content, from memory when size, mtime and inode match. */
   async fileDigest(entry: ContextEntry): Promise<string> {
-    await this.loadHashes();
-    const known = this.hashes.get(entry.path);
-    if (known && !known.racy && known.size === entry.size && known.mtimeMs === entry.mtimeMs && known.ino === entry.ino) {
-      return known.digest;
-    }
+    if (!this.loaded) await this.loadHashes();
+    const known = this.knownDigest(entry);
+    if (known !== undefined) return known;
     const hashedAt = Date.now();
     const digest = await hashFile(entry.hostPath);
     this.readBytes += entry.size;
@@ -173,6 +171,20 @@ export class Context {
     this.hashes.set(entry.path, {size: entry.size, mtimeMs: entry.mtimeMs, ino: entry.ino, digest, racy});
     this.hashesDirty = true;
     return digest;
+  }
+
+  /**
+   * What `fileDigest` would answer without reading the file, when it can (the remembered hashes are loaded
+   * and size, mtime and inode match a record that is not racy); undefined otherwise. Synchronous, so that a
+   * COPY of thousands of unchanged files does not wait a turn per file.
+   */
+  knownDigest(entry: ContextEntry): string | undefined {
+    if (!this.loaded) return undefined;
+    const known = this.hashes.get(entry.path);
+    if (known && !known.racy && known.size === entry.size && known.mtimeMs === entry.mtimeMs && known.ino === entry.ino) {
+      return known.digest;
+    }
+    return undefined;
   }
 
   /** Write the remembered hashes back (atomic rename). Entries for paths that vanished are dropped. */

@@ -53,16 +53,38 @@ export interface SourceTree {
   list(dir: string): Promise<SourceNode[]>;
   /** A content checksum for a regular file. */
   contentDigest(node: SourceNode): Promise<string>;
+  /**
+   * The checksum `contentDigest` would give, when the tree knows it without reading (else undefined): lets a
+   * COPY of thousands of unchanged files run without a turn of the event loop per file.
+   */
+  knownDigest?(node: SourceNode): string | undefined;
+  /**
+   * True when `list` returns the very same array (and nodes) for a directory as long as it is unchanged, so
+   * what a COPY made of a listing can be kept for the next plan (see `ListingMemo`).
+   */
+  readonly stableListings?: boolean;
+}
+
+/**
+ * Nodes of a context listing, made once per listing: the Context keeps a directory's listing (the same array)
+ * until that directory is invalidated, so a watch rebuild reuses the nodes, and the plans made of them, of
+ * every directory that did not change.
+ */
+const contextNodes = new WeakMap<readonly ContextEntry[], SourceNode[]>();
+
+function contextNode(entry: ContextEntry): SourceNode {
+  return {
+    path: entry.path, type: entry.type, mode: entry.mode, uid: 0, gid: 0, size: entry.size,
+    mtimeMs: entry.mtimeMs, linkname: entry.linkname, hostPath: entry.hostPath,
+  };
 }
 
 export function contextTree(context: Context): SourceTree {
-  const toNode = (entry: ContextEntry): SourceNode => ({
-    path: entry.path, type: entry.type, mode: entry.mode, uid: 0, gid: 0, size: entry.size,
-    mtimeMs: entry.mtimeMs, linkname: entry.linkname, hostPath: entry.hostPath,
-  });
+  const toNode = contextNode;
   const byPath = new Map<string, ContextEntry>();
   return {
     kind: 'context',
+    stableListings: true,
     async lookup(path) {
       const entry = await context.lookup(path);
       if (!entry) return null;
@@ -72,12 +94,18 @@ export function contextTree(context: Context): SourceTree {
     async list(dir) {
       const entries = await context.list(dir);
       for (const entry of entries) byPath.set(entry.path, entry);
-      return entries.map(toNode);
+      let nodes = contextNodes.get(entries);
+      if (!nodes) contextNodes.set(entries, (nodes = entries.map(toNode)));
+      return nodes;
     },
     async contentDigest(node) {
       const entry = byPath.get(node.path) ?? (await context.lookup(node.path));
       if (!entry) throw new CopySourceError(`read ${node.path}: vanished from the build context`);
       return context.fileDigest(entry);
+    },
+    knownDigest(node) {
+      const entry = byPath.get(node.path);
+      return entry && context.knownDigest(entry);
     },
   };
 }
@@ -209,6 +237,7 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
   const intoDir = destination.isDir || destExistsAsDir || many;
 
   const builder = new EntryBuilder(request);
+  // Each line JSON-encoded as it is made (the checksum hashes the JSON of all of them).
   const lines: string[] = [];
   const files: Record<string, string> = {};
 
@@ -222,7 +251,7 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
       await builder.ensureDir(destPath);
       const checksum = await checksumOf(request.tree, node);
       files[node.path] = checksum;
-      lines.push(`${node.path}\0${destPath}\0archive\0${checksum}`);
+      lines.push(JSON.stringify(`${node.path}\0${destPath}\0archive\0${checksum}`));
       await extractArchive(node.hostPath, destPath, builder, request);
       continue;
     }
@@ -230,7 +259,7 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
     await builder.ensureDir(parentRel(target));
     const checksum = await checksumOf(request.tree, node);
     files[node.path] = checksum;
-    lines.push(`${node.path}\0${target}\0${checksum}`);
+    lines.push(JSON.stringify(`${node.path}\0${target}\0${checksum}`));
     builder.addNode(node, target, checksum);
   }
 
@@ -238,7 +267,7 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
     const target = intoDir ? joinRel(destPath, heredoc.name) : destPath;
     await builder.ensureDir(parentRel(target));
     const content = Buffer.from(heredoc.content);
-    lines.push(`<<${heredoc.name}\0${target}\0${createHash('sha256').update(content).digest('hex')}`);
+    lines.push(JSON.stringify(`<<${heredoc.name}\0${target}\0${createHash('sha256').update(content).digest('hex')}`));
     builder.add({path: target, type: 'file', mode: request.chmod ?? 0o644, ...builder.owner(0, 0), size: content.length, content});
   }
 
@@ -246,7 +275,7 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
     const fetched = await fetchUrl(url, request.scratchDir, request.signal);
     const target = intoDir ? joinRel(destPath, fetched.name) : destPath;
     await builder.ensureDir(parentRel(target));
-    lines.push(`${url}\0${target}\0${fetched.digest}`);
+    lines.push(JSON.stringify(`${url}\0${target}\0${fetched.digest}`));
     files[url] = fetched.digest;
     builder.add({
       path: target, type: 'file', mode: request.chmod ?? 0o600, ...builder.owner(0, 0), size: fetched.size,
@@ -254,12 +283,10 @@ export async function planCopy(request: CopyRequest): Promise<CopyPlan> {
     });
   }
 
-  const checksum =
-    'sha256:' +
-    createHash('sha256')
-      .update(JSON.stringify({owner: request.owner ?? null, chmod: request.chmod ?? null, lines}))
-      .digest('hex');
-  return {entries: builder.entries, files, checksum, identities: Object.fromEntries(builder.identities)};
+  // The bytes of JSON.stringify({owner, chmod, lines}), put together from the lines already encoded.
+  const json = `{"owner":${JSON.stringify(request.owner ?? null)},"chmod":${JSON.stringify(request.chmod ?? null)},"lines":[${lines.join(',')}]}`;
+  const checksum = 'sha256:' + createHash('sha256').update(json).digest('hex');
+  return {entries: builder.entries, files, checksum, identities: builder.identities};
 }
 
 class EntryBuilder {
@@ -284,20 +311,32 @@ class EntryBuilder {
     this.entries.push(entry);
   }
 
-  readonly identities = new Map<string, string>();
+  /** Regular files of the result by destination path -> identity (see CopyPlan.identities). */
+  readonly identities: Record<string, string> = {};
 
-  addNode(node: SourceNode, target: string, checksum?: string): void {
+  /** Adds the entry for a source node; returns it (and the file's identity), or undefined for other types. */
+  addNode(node: SourceNode, target: string, checksum?: string): {entry: LayerEntry; identity?: string} | undefined {
     const owner = this.owner(node.uid, node.gid);
     const mtime = new Date(Math.floor(node.mtimeMs / 1000) * 1000);
+    let entry: LayerEntry;
+    let identity: string | undefined;
     if (node.type === 'file') {
       const mode = this.request.chmod ?? node.mode;
-      if (checksum) this.identities.set(target, `${checksum}|${mode.toString(8)}|${owner.uid}:${owner.gid}|${mtime.getTime()}`);
-      this.add({path: target, type: 'file', mode: this.request.chmod ?? node.mode, ...owner, size: node.size, sourcePath: node.hostPath, mtime});
+      if (checksum) setOwn(this.identities, target, (identity = `${checksum}|${mode.toString(8)}|${owner.uid}:${owner.gid}|${mtime.getTime()}`));
+      entry = {path: target, type: 'file', mode: this.request.chmod ?? node.mode, ...owner, size: node.size, sourcePath: node.hostPath, mtime};
     } else if (node.type === 'symlink') {
-      this.add({path: target, type: 'symlink', mode: 0o777, ...owner, linkname: node.linkname ?? '', mtime});
+      entry = {path: target, type: 'symlink', mode: 0o777, ...owner, linkname: node.linkname ?? '', mtime};
     } else if (node.type === 'dir') {
-      this.add({path: target, type: 'dir', mode: this.request.chmod ?? node.mode, ...owner, mtime});
-    }
+      entry = {path: target, type: 'dir', mode: this.request.chmod ?? node.mode, ...owner, mtime};
+    } else return undefined;
+    this.add(entry);
+    return {entry, identity};
+  }
+
+  /** Adds an entry a memo kept from an earlier plan of the same listing (see `ListingMemo`). */
+  addKept(item: MemoItem): void {
+    if (item.identity !== undefined) setOwn(this.identities, item.entry.path, item.identity);
+    this.add(item.entry);
   }
 
   /**
@@ -331,6 +370,13 @@ class EntryBuilder {
   async existsAsDir(path: string): Promise<boolean> {
     const known = this.existingDirs.get(path);
     if (known !== undefined) return known;
+    // Below a path that is not a directory of the image nothing exists (the view resolves a path component by
+    // component): a COPY of a new source tree asks no layer about each of its folders.
+    const parent = parentRel(path);
+    if (parent !== '' && this.existingDirs.get(parent) === false) {
+      this.existingDirs.set(path, false);
+      return false;
+    }
     const node = await this.request.target.lookup(path);
     const isDir = node?.stats.isDirectory() ?? false;
     if (isDir) this.existingStats.set(path, node!.stats);
@@ -347,23 +393,111 @@ async function copyDirectoryContents(
   lines: string[],
   files: Record<string, string>,
 ): Promise<void> {
-  for (const child of await request.tree.list(dir.path)) {
-    const target = joinRel(destDir, baseName(child.path));
+  const children = await request.tree.list(dir.path);
+  const memo = request.tree.stableListings ? listingMemo(children, destDir, request) : undefined;
+  for (let index = 0; index < children.length; index++) {
+    const child = children[index];
     if (child.type === 'other') continue;
-    const checksum = await checksumOf(request.tree, child);
+    const kept = memo?.items[index];
+    if (kept && kept.node === child && (child.type === 'symlink' || (kept.digest !== undefined && request.tree.knownDigest?.(child) === kept.digest))) {
+      // Unchanged since the last plan of this listing (same node, same content digest): same results.
+      files[child.path] = kept.checksum;
+      lines.push(kept.line);
+      builder.addKept(kept);
+      continue;
+    }
+    const target = joinRel(destDir, baseName(child.path));
+    const digest = child.type === 'file' ? request.tree.knownDigest?.(child) : undefined;
+    const known = checksumOf(request.tree, child);
+    const checksum = typeof known === 'string' ? known : await known;
     files[child.path] = checksum;
-    lines.push(`${child.path}\0${target}\0${checksum}`);
+    const line = JSON.stringify(`${child.path}\0${target}\0${checksum}`);
+    lines.push(line);
     if (child.type === 'dir') {
       if (!(await builder.keepExistingDir(target))) builder.addNode(child, target, checksum);
       await copyDirectoryContents(request, builder, child, target, lines, files);
-    } else builder.addNode(child, target, checksum);
+      continue;
+    }
+    const added = builder.addNode(child, target, checksum);
+    // Kept only when the result is sure to be the same next time: a file whose digest was remembered (a
+    // racy or new one is read again), or a symlink (its node holds the target).
+    if (memo && added && (child.type === 'symlink' || digest !== undefined)) {
+      memo.items[index] = {node: child, digest, checksum, line, entry: added.entry, identity: added.identity};
+      keptItems++;
+    }
   }
 }
 
-/** Type, mode and content (or link target) of one source; never its mtime or (context) owner. */
-async function checksumOf(tree: SourceTree, node: SourceNode): Promise<string> {
+/**
+ * What a COPY made of one listed directory's files and symlinks, for the same listing (the same array, see
+ * `SourceTree.stableListings`) copied to the same place with the same owner and mode: a watch rebuild after
+ * one edit re-plans only what changed. The entries are shared between plans; nobody modifies a plan's
+ * entries (the layer writer and the snapshot seeder copy what they change).
+ */
+interface ListingMemo {
+  readonly destDir: string;
+  readonly uid: number | undefined;
+  readonly gid: number | undefined;
+  readonly chmod: number | undefined;
+  readonly items: (MemoItem | undefined)[];
+}
+
+interface MemoItem {
+  readonly node: SourceNode;
+  /** For a file: the content digest its checksum was made from. */
+  readonly digest: string | undefined;
+  readonly checksum: string;
+  /** The checksum line, JSON-encoded. */
+  readonly line: string;
+  readonly entry: LayerEntry;
+  readonly identity: string | undefined;
+}
+
+/** Memos by listing, a few destinations each (a Dockerfile may copy one folder to several places). */
+let listingMemos = new WeakMap<readonly SourceNode[], ListingMemo[]>();
+/** Items kept since the memos were last dropped: an upper bound of what they hold. */
+let keptItems = 0;
+/** Beyond this many kept items the memos are dropped and start again, so a huge context costs no more. */
+const MAX_KEPT_ITEMS = 50_000;
+const MAX_DESTINATIONS = 4;
+
+function listingMemo(children: readonly SourceNode[], destDir: string, request: CopyRequest): ListingMemo {
+  if (keptItems > MAX_KEPT_ITEMS) {
+    listingMemos = new WeakMap();
+    keptItems = 0;
+  }
+  const uid = request.owner?.uid;
+  const gid = request.owner?.gid;
+  const chmod = request.chmod;
+  let memos = listingMemos.get(children);
+  if (!memos) listingMemos.set(children, (memos = []));
+  let memo = memos.find(one => one.destDir === destDir && one.uid === uid && one.gid === gid && one.chmod === chmod);
+  if (!memo) {
+    memo = {destDir, uid, gid, chmod, items: new Array<MemoItem | undefined>(children.length)};
+    if (memos.length >= MAX_DESTINATIONS) memos.shift();
+    memos.push(memo);
+  }
+  return memo;
+}
+
+/** `record[key] = value` as an own data property even for `__proto__`, as Object.fromEntries would. */
+function setOwn(record: Record<string, string>, key: string, value: string): void {
+  if (key === '__proto__') Object.defineProperty(record, key, {value, writable: true, enumerable: true, configurable: true});
+  else record[key] = value;
+}
+
+/**
+ * Type, mode and content (or link target) of one source; never its mtime or (context) owner. A string when it
+ * is known at once (the tree remembers the file's digest), a promise when the file must be read.
+ */
+function checksumOf(tree: SourceTree, node: SourceNode): string | Promise<string> {
   const owner = tree.kind === 'rootfs' ? `${node.uid}:${node.gid}` : '0:0';
-  if (node.type === 'file') return `f${node.mode.toString(8)}:${owner}:${(await tree.contentDigest(node)).slice(7)}`;
+  if (node.type === 'file') {
+    const prefix = `f${node.mode.toString(8)}:${owner}:`;
+    const known = tree.knownDigest?.(node);
+    if (known !== undefined) return prefix + known.slice(7);
+    return tree.contentDigest(node).then(digest => prefix + digest.slice(7));
+  }
   if (node.type === 'symlink') return `l:${owner}:${node.linkname ?? ''}`;
   if (node.type === 'dir') return `d${node.mode.toString(8)}:${owner}`;
   return 'o';
