@@ -14,24 +14,11 @@
  */
 import {randomBytes} from 'node:crypto';
 import {spawn} from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  lchownSync,
-  linkSync,
-  lstatSync,
-  lutimesSync,
-  mkdirSync,
-  readdirSync,
-  rmSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import {existsSync, mkdirSync} from 'node:fs';
 import type {Writable} from 'node:stream';
 import {mkdir, rename, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
+import {Worker} from 'node:worker_threads';
 import {chainIds} from '../image/digest.js';
 import type {LayerEntry} from '../layer/entry.js';
 import type {Snapshots} from '../snapshot/snapshots.js';
@@ -82,6 +69,12 @@ function seedable(entries: readonly LayerEntry[]): boolean {
 export interface SeedInProgress {
   /** Where the layer writer should copy its tar stream; undefined when the seed needs no stream. */
   readonly input?: Writable;
+  /**
+   * The snapshot's `diff` folder once it is complete, before it is placed (linking seeds only; undefined when
+   * linking failed). A RUN may use it as its top lower folder while the layer is still being stored, as long
+   * as it is done before `finish` or `abandon` is called.
+   */
+  readonly ready?: Promise<string | undefined>;
   finish(layer: {chainId: string; diffId: string; parent?: string}): Promise<boolean>;
   abandon(): Promise<void>;
 }
@@ -138,13 +131,14 @@ export async function startSeed(snapshots: Snapshots, entries: readonly LayerEnt
 }
 
 function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): SeedInProgress {
-  // Started at once: the clone runs in another process while the layer writer hashes on this thread.
+  // Started at once: the folder is built on the seeding thread while the layer writer hashes on this one.
   const building = linkSnapshot(diff, entries, reuse).then(
     () => true,
     () => false,
   );
   return {
     input: undefined,
+    ready: building.then(ok => (ok ? diff : undefined)),
     async finish(layer) {
       if (!(await building)) {
         await rm(temporary, {recursive: true, force: true});
@@ -165,88 +159,128 @@ function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, en
 }
 
 /**
- * The earlier snapshot is cloned with `cp -al` (another process, so the thousands of links cost this thread
- * nothing while it hashes the layer), then brought in line with `entries`: changed or new files are written,
- * names the entries no longer have are removed, symlinks are made again, and every folder gets its entry's
- * mode, owner and times last. Unchanged files stay hard links to the earlier snapshot's files, whose inode
- * metadata equals the entry's (the identity covers mode, owner and mtime).
+ * An entry the seeding thread makes afresh: kind (`d` folder, `f` file copied from `extra`, a host path, `c`
+ * file of `extra` bytes, `s` symlink and `h` hard link to `extra`), path, mode, uid, gid, mtime in ms.
  */
-async function linkSnapshot(diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): Promise<void> {
-  await clone(reuse.dir, diff);
-  const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const byPath = new Map(sorted.map(entry => [entry.path, entry]));
-  const dirs = sorted.filter(entry => entry.type === 'dir');
-  // Names that no entry has any more go first, so that a file can become a folder and the other way round.
-  removeStrays(diff, '', byPath);
-  for (const entry of dirs) {
-    const target = join(diff, entry.path);
-    if (!isDirectory(target)) {
-      rmSync(target, {force: true});
-      mkdirSync(target);
-    }
-  }
-  const hardlinks: LayerEntry[] = [];
-  for (const entry of sorted) {
-    const target = join(diff, entry.path);
-    const time = entry.mtime ?? new Date(0);
-    if (entry.type === 'file') {
-      const identity = reuse.current[entry.path];
-      // Cloned from the earlier snapshot, which holds exactly the files of its identities.
-      if (identity !== undefined && reuse.previous[entry.path] === identity) continue;
-      rmSync(target, {recursive: true, force: true});
-      if (entry.content) writeFileSync(target, entry.content);
-      else if (entry.sourcePath) copyFileSync(entry.sourcePath, target);
-      else writeFileSync(target, '');
-      chmodSync(target, entry.mode & 0o7777);
-      lchownSync(target, entry.uid, entry.gid);
-      utimesSync(target, time, time);
-    } else if (entry.type === 'symlink') {
-      rmSync(target, {recursive: true, force: true});
-      symlinkSync(entry.linkname ?? '', target);
-      lchownSync(target, entry.uid, entry.gid);
-      lutimesSync(target, time, time);
-    } else if (entry.type === 'hardlink') {
-      rmSync(target, {recursive: true, force: true});
-      hardlinks.push(entry);
-    }
-  }
-  for (const entry of hardlinks) linkSync(join(diff, entry.linkname ?? ''), join(diff, entry.path));
-  // Folders last and deepest first: changing their children changed their times.
-  for (const entry of dirs.reverse()) {
-    const target = join(diff, entry.path);
-    const time = entry.mtime ?? new Date(0);
-    chmodSync(target, entry.mode & 0o7777);
-    lchownSync(target, entry.uid, entry.gid);
-    utimesSync(target, time, time);
-  }
+type SeedItem = [kind: 'd' | 'f' | 'c' | 's' | 'h', path: string, mode: number, uid: number, gid: number, mtimeMs: number, extra?: string | Uint8Array];
+
+/** A seed as posted to the seeding thread: made entries, and the files to link joined with NULs (one cheap copy). */
+interface SeedJob {
+  readonly diff: string;
+  readonly earlier: string;
+  readonly items: SeedItem[];
+  readonly links: string;
 }
 
-/** `cp -a -l`: folders copied with their metadata, files hard-linked; rejects if cp fails. */
-function clone(from: string, to: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('cp', ['-a', '-l', '--', `${from}/.`, to], {stdio: ['ignore', 'ignore', 'pipe']});
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', code => (code === 0 ? resolve() : reject(new Error(`cp -al: ${stderr.trim() || `exit ${code}`}`))));
+/**
+ * Builds `diff` (an empty folder) from `entries` exactly as extracting their layer would, on the seeding
+ * thread: folders are made, files identical to the earlier snapshot's (same identity before and now) are hard
+ * links to them, whose inode metadata equals the entry's (the identity covers content, mode, owner and mtime),
+ * other files are copied or written with the entry's owner, mode and time, symlinks and hard links made again,
+ * and folders get their mode, owner and times last, deepest first. The earlier snapshot is only linked to:
+ * nothing walks or clones it, and no name in it is written. Rejects when anything fails, an identical file
+ * missing from the earlier snapshot included (the seed is then dropped and `ensure` extracts).
+ */
+export async function linkSnapshot(diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): Promise<void> {
+  const items: SeedItem[] = [];
+  const links: string[] = [];
+  for (const entry of entries) {
+    const {path, type} = entry;
+    if (type === 'file') {
+      const identity = reuse.current[path];
+      if (identity !== undefined && reuse.previous[path] === identity) {
+        links.push(path);
+        continue;
+      }
+    }
+    const item: SeedItem = [type === 'file' ? 'f' : 'd', path, entry.mode & 0o7777, entry.uid, entry.gid, entry.mtime?.getTime() ?? 0];
+    if (type === 'file') {
+      if (entry.sourcePath && !entry.content) item[6] = entry.sourcePath;
+      else [item[0], item[6]] = ['c', entry.content && new Uint8Array(entry.content)];
+    } else if (type === 'symlink' || type === 'hardlink') [item[0], item[6]] = [type === 'symlink' ? 's' : 'h', entry.linkname ?? ''];
+    else if (type !== 'dir') throw new Error(`seed snapshot: ${type} entries are not seeded`);
+    items.push(item);
+  }
+  return runOnSeeder({diff, earlier: reuse.dir, items, links: links.join('\0')});
+}
+
+/** What the seeding thread runs: plain JavaScript, so it needs no TypeScript loader whatever runs this module. */
+const seederSource = `
+const {parentPort} = require('node:worker_threads');
+const fs = require('node:fs');
+const {join} = require('node:path');
+function metadata(target, item) {
+  // Owner before mode: a chown clears setuid and setgid bits.
+  fs.lchownSync(target, item[3], item[4]);
+  if (item[0] !== 's') fs.chmodSync(target, item[2]);
+  fs.lutimesSync(target, item[5] / 1000, item[5] / 1000);
+}
+function build(job) {
+  // Sorted, a folder comes before everything below it.
+  const dirs = job.items.filter(item => item[0] === 'd').sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  for (const item of dirs) fs.mkdirSync(join(job.diff, item[1]));
+  if (job.links !== '') for (const path of job.links.split('\\0')) fs.linkSync(join(job.earlier, path), join(job.diff, path));
+  const hardlinks = [];
+  for (const item of job.items) {
+    const target = join(job.diff, item[1]);
+    // Fresh names in a fresh folder: nothing is written through a link into the earlier snapshot.
+    if (item[0] === 'f') fs.copyFileSync(item[6], target, fs.constants.COPYFILE_EXCL);
+    else if (item[0] === 'c') fs.writeFileSync(target, item[6] ?? '', {flag: 'wx'});
+    else if (item[0] === 's') fs.symlinkSync(item[6], target);
+    else if (item[0] === 'h') hardlinks.push(item);
+    if (item[0] === 'f' || item[0] === 'c' || item[0] === 's') metadata(target, item);
+  }
+  for (const item of hardlinks) fs.linkSync(join(job.diff, item[6]), join(job.diff, item[1]));
+  // Folders last and deepest first: making their children changed their times.
+  for (const item of dirs.reverse()) metadata(join(job.diff, item[1]), item);
+}
+parentPort.on('message', job => {
+  try {
+    build(job);
+    parentPort.postMessage({id: job.id});
+  } catch (error) {
+    parentPort.postMessage({id: job.id, error: error instanceof Error ? error.message : String(error)});
+  }
+});
+`;
+
+let seeder: Worker | undefined;
+let nextJob = 0;
+const pending = new Map<number, {resolve: () => void; reject: (error: Error) => void}>();
+
+/**
+ * Run a job on the seeding thread, started on first use and kept (unreferenced while idle, so it never keeps
+ * the process alive): starting a process for each seed costs this thread a fork of the whole process.
+ */
+function runOnSeeder(job: SeedJob): Promise<void> {
+  const thread = (seeder ??= startSeeder());
+  const id = nextJob++;
+  thread.ref();
+  return new Promise<void>((resolve, reject) => {
+    pending.set(id, {resolve, reject});
+    thread.postMessage({id, ...job});
   });
 }
 
-/** Remove what is under `dir` (relative) but is not an entry, recursing into folders that are. */
-function removeStrays(root: string, dir: string, byPath: ReadonlyMap<string, LayerEntry>): void {
-  for (const item of readdirSync(join(root, dir), {withFileTypes: true})) {
-    const path = dir === '' ? item.name : `${dir}/${item.name}`;
-    const entry = byPath.get(path);
-    if (!entry) rmSync(join(root, path), {recursive: true, force: true});
-    else if (item.isDirectory()) {
-      if (entry.type === 'dir') removeStrays(root, path, byPath);
-      else rmSync(join(root, path), {recursive: true, force: true});
-    }
-  }
-}
-
-function isDirectory(path: string): boolean {
-  return lstatSync(path, {throwIfNoEntry: false})?.isDirectory() ?? false;
+function startSeeder(): Worker {
+  const thread = new Worker(seederSource, {eval: true});
+  thread.unref();
+  thread.on('message', (reply: {id: number; error?: string}) => {
+    const job = pending.get(reply.id);
+    pending.delete(reply.id);
+    if (pending.size === 0) thread.unref();
+    if (reply.error === undefined) job?.resolve();
+    else job?.reject(new Error(`seed snapshot: ${reply.error}`));
+  });
+  const fail = (error?: Error) => {
+    if (seeder === thread) seeder = undefined;
+    // Whoever waits gets no folder from a dead thread; the next seed starts another.
+    for (const job of pending.values()) job.reject(new Error(`seed snapshot: ${error?.message ?? 'the seeding thread stopped'}`));
+    pending.clear();
+  };
+  thread.once('error', fail);
+  thread.once('exit', () => fail());
+  return thread;
 }
 
 /** Move a RUN's overlay upper folder (no opaque folders) into place as the snapshot of `chainId`. */
