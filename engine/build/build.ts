@@ -60,7 +60,7 @@ import {
 import {loadContextFilter} from './ignore.js';
 import {resolveChown, RootfsView} from './rootfs-view.js';
 import {runStep} from './run-step.js';
-import {chainOf, startSeed} from './snapshot-seed.js';
+import {chainOf, startSeed, type SeedInProgress} from './snapshot-seed.js';
 import {storeLayer, type StoredLayer} from './store-layer.js';
 
 export interface BuildOptions {
@@ -126,6 +126,45 @@ interface StageState {
   cmdSet: boolean;
   /** Layer steps run so far in this stage (the first one's parent is the base). */
   layerSteps: number;
+  /** A layer step still storing its layer (see Builder.layerStep); not yet in `layers`. */
+  pending?: PendingLayer;
+}
+
+/** A layer step whose layer is being stored while the next instruction starts (see Builder.layerStep). */
+interface PendingLayer {
+  /** The layer's snapshot folder once linked, before it is placed; undefined when linking failed. */
+  readonly ready: Promise<string | undefined>;
+  /** The rest of the step: the layer stored, recorded and pushed onto the state, the step finished. */
+  readonly done: Promise<void>;
+  /** Place the snapshot folder (or drop it if the step failed): once nothing runs on it any more. */
+  place(): Promise<void>;
+}
+
+interface ParentLayers {
+  readonly diffIds: readonly string[];
+  readonly layerDigests: readonly string[];
+}
+
+/** Where a RUN's output lines go. */
+interface RunOutput {
+  line(line: string, stream: 'stdout' | 'stderr'): void;
+}
+
+/** Output of a RUN that started before its step did: held until `start`, then passed on as it comes. */
+class HeldOutput implements RunOutput {
+  private held: [string, 'stdout' | 'stderr'][] = [];
+  private step?: StepRef;
+  constructor(private readonly send: (step: StepRef, line: string, stream: 'stdout' | 'stderr') => void) {}
+
+  line(line: string, stream: 'stdout' | 'stderr'): void {
+    if (this.step) this.send(this.step, line, stream);
+    else this.held.push([line, stream]);
+  }
+
+  start(step: StepRef): void {
+    this.step = step;
+    for (const [line, stream] of this.held.splice(0)) this.send(step, line, stream);
+  }
 }
 
 interface PlannedStage {
@@ -400,10 +439,18 @@ class Builder {
     planned.total += triggers.filter(trigger => countsAsStep(this.parseTrigger(trigger, stage))).length;
     for (const instruction of stage.instructions) instructions.push({instruction, onbuild: false});
 
-    for (const {instruction, onbuild} of instructions) {
-      this.checkAborted();
-      if (countsAsStep(instruction)) index++;
-      await this.dispatch(planned, state, instruction, index, onbuild, results, all);
+    try {
+      for (const {instruction, onbuild} of instructions) {
+        this.checkAborted();
+        if (countsAsStep(instruction)) index++;
+        // Only a RUN may start while the layer step before it still stores its layer (see layerStep).
+        if (instruction.kind !== 'run') await this.settle(state);
+        await this.dispatch(planned, state, instruction, index, onbuild, results, all);
+      }
+      await this.settle(state);
+    } catch (error) {
+      await this.settle(state).catch(() => {});
+      throw error;
     }
     this.onStep(undefined);
     return state;
@@ -729,14 +776,14 @@ class Builder {
       definition: {op: 'run', argv, env: envList, cwd, user, network},
       inputs: {args: this.visibleArgs(state), env: configEnv, settings: {USER: user, WORKDIR: cwd, network, SHELL: argv.slice(0, -1).join(' ')}},
       historyText,
-      run: async (lowerDirs, step) => {
+      run: async (lowerDirs, output, parent) => {
         await mkdir(this.scratchRoot, {recursive: true});
         return runStep({
-          lowerDirs, diffIds: state.layers.map(diffIdOf), layerDigests: state.layers.map(layer => layer.digest),
+          lowerDirs, parent,
           scratchDir: this.scratchRoot, argv, env: [...envList, ...proxyEnv], cwd, user, network, snapshots: this.snapshots,
           mode: this.options.runMode ?? 'auto',
           signal: this.hooks.signal, store: this.store,
-          onOutput: (line, stream) => this.emit({type: 'step-output', ...omitLine(step), stream, line}),
+          onOutput: (line, stream) => output.line(line, stream),
           display: argv.join(' '),
         });
       },
@@ -747,6 +794,12 @@ class Builder {
    * One step that makes a layer: key, lookup, explain, execute, record. Exactly one of `entries` (a layer
    * from computed entries) or `run` (a layer from a RUN) does the work; `prepare` may compute the definition
    * lazily (COPY needs the parent rootfs to resolve its destination).
+   *
+   * Pipelining: a rebuilt COPY whose snapshot is made by linking (see snapshot-seed.ts) leaves its layer being
+   * stored and hashed in `state.pending` and returns. Every instruction but a RUN settles it first (buildStage);
+   * a RUN starts at once on that snapshot's folder, then settles it: its key names the parent's diffID, so only
+   * then is the cache asked, and a hit discards what ran early. The command cannot tell: the folder holds
+   * exactly the layer's files.
    */
   private async layerStep(
     planned: PlannedStage,
@@ -763,16 +816,42 @@ class Builder {
       entries?: (view: RootfsView) => Promise<LayerEntry[]>;
       /** File identities of the entries (COPY), so the next rebuild's snapshot can link unchanged files. */
       identities?: () => Record<string, string> | undefined;
-      run?: (lowerDirs: string[], step: StepRef) => Promise<{diffId: string; size: number}>;
+      run?: (lowerDirs: string[], output: RunOutput, parent: () => Promise<ParentLayers>) => Promise<{diffId: string; size: number}>;
     },
   ): Promise<void> {
-    const step = this.startStep(planned, index, (onbuild ? 'ONBUILD ' : '') + display, instruction.line);
     const began = Date.now();
+    const pending = state.pending;
+    state.pending = undefined;
+    const early = pending && spec.run ? this.runEarly(state, pending, spec.run) : undefined;
+    if (pending) {
+      try {
+        await pending.done;
+      } catch (error) {
+        await early?.outcome.catch(() => {});
+        await pending.place();
+        throw error;
+      }
+    }
+    const step = this.startStep(planned, index, (onbuild ? 'ONBUILD ' : '') + display, instruction.line);
+    early?.output.start(step);
     const parent = chainId(state.layers.map(diffIdOf)) ?? '';
+    const parentLayers = async (): Promise<ParentLayers> => ({diffIds: state.layers.map(diffIdOf), layerDigests: state.layers.map(layer => layer.digest)});
     let lowers: string[] | undefined;
     const lowerDirs = async () => (lowers ??= await this.lowerDirs(state.layers));
     let definition = spec.definition;
     let partialInputs = spec.inputs;
+    // What ran early is settled first, whatever the cache says: its snapshot folder is then placed.
+    let earlyLayer: {diffId: string; size: number} | undefined;
+    let earlyError: unknown;
+    if (early) {
+      try {
+        earlyLayer = await early.outcome;
+      } catch (error) {
+        earlyError = error;
+      } finally {
+        await pending!.place();
+      }
+    }
     try {
       if (spec.prepare) {
         const prepared = await spec.prepare(new RootfsView(await lowerDirs()));
@@ -795,63 +874,149 @@ class Builder {
     }
     let cached = true;
     let reason = '';
-    let previous: StepInputs | undefined;
-    let identities: Record<string, string> | undefined;
-    let map: LayerMapEntry[] | undefined;
     if (record) {
       this.emit({type: 'step-cached', ...step});
     } else {
       cached = false;
-      previous = await this.cache.getStepInputs(stepId);
+      const previous = await this.cache.getStepInputs(stepId);
       reason = explainMiss(previous, inputs, {noCache: this.options.noCache ?? false});
       this.emit({type: 'step-miss', ...step, reason});
       let layer: {diffId: string; size: number};
+      let stored: StoredLayer | undefined;
+      let seed: SeedInProgress | undefined;
+      let identities: Record<string, string> | undefined;
       try {
-        if (spec.run) layer = await spec.run(await lowerDirs(), step);
+        if (earlyError) throw earlyError;
+        if (earlyLayer) layer = earlyLayer;
+        else if (spec.run) layer = await spec.run(await lowerDirs(), {line: (line, stream) => this.emit({type: 'step-output', ...omitLine(step), stream, line})}, parentLayers);
         else {
           const entries = await spec.entries!(new RootfsView(await lowerDirs()));
           identities = spec.identities?.();
           const earlier = await this.earlierLayer(previous, parent, identities);
-          const seed = await startSeed(this.snapshots, entries, earlier && {
+          seed = await startSeed(this.snapshots, entries, earlier && {
             dir: this.snapshots.pathOf(chainOf(state.layers.map(diffIdOf), earlier.record.diffId).chainId),
             previous: earlier.files,
             current: identities!,
           });
-          let stored: StoredLayer;
+          const storing = storeLayer(entries, this.store, {
+            tee: seed?.input,
+            identities,
+            reuse: earlier?.map && {blobPath: this.store.content.blobPath(earlier.record.diffId), map: earlier.map},
+          });
+          if (seed?.ready) {
+            // Pipelined: the rest of this step runs while the next instruction starts (see above).
+            const layersBefore = state.layers.map(diffIdOf);
+            const linked = seed;
+            let storedLayer: StoredLayer | undefined;
+            const done = storing.then(
+              async result => {
+                storedLayer = result;
+                await this.commitLayer(state, step, key, stepId, inputs, result, identities, spec.historyText, began, reason);
+              },
+              (error: unknown) => {
+                throw this.atStep(error, step, instruction);
+              },
+            );
+            done.catch(() => {});
+            state.pending = {
+              ready: linked.ready!,
+              done,
+              place: async () => {
+                if (storedLayer) await linked.finish(chainOf(layersBefore, storedLayer.diffId)).catch(() => false);
+                else await linked.abandon().catch(() => {});
+              },
+            };
+            return;
+          }
           try {
-            stored = await storeLayer(entries, this.store, {
-              tee: seed?.input,
-              identities,
-              reuse: earlier?.map && {blobPath: this.store.content.blobPath(earlier.record.diffId), map: earlier.map},
-            });
+            stored = await storing;
           } catch (error) {
             await seed?.abandon();
             throw error;
           }
           layer = stored;
-          map = stored.map;
           await seed?.finish(chainOf(state.layers.map(diffIdOf), layer.diffId));
         }
       } catch (error) {
         throw this.atStep(error, step, instruction);
       }
       this.checkAborted();
-      record = {key, diffId: layer.diffId, size: layer.size, created: this.now().toISOString()};
-      const committed = record;
-      // The companions may land in any order: a record without them only means no reuse next time.
-      await Promise.all([
-        this.cache.putRecord(committed),
-        identities && this.cache.putRecordFiles(key, identities),
-        map && this.cache.putRecordMap(key, committed.diffId, map),
-      ]);
-      this.emit({type: 'layer-committed', ...step, diffId: layer.diffId, size: layer.size});
+      await this.commitLayer(state, step, key, stepId, inputs, {...layer, map: stored?.map}, identities, spec.historyText, began, reason);
+      return;
     }
-    const previousInputs = cached ? await this.cache.getStepInputs(stepId) : undefined;
-    if (!cached || previousInputs?.key !== key) await this.cache.putStepInputs(stepId, inputs);
-    state.layers.push({mediaType: MediaType.ociLayer, digest: record.diffId, size: record.size, annotations: {'strata.diffId': record.diffId}});
-    const entry = addHistory(state.config, spec.historyText, false);
-    entry.created = record.created;
+    const previousInputs = await this.cache.getStepInputs(stepId);
+    if (previousInputs?.key !== key) await this.cache.putStepInputs(stepId, inputs);
+    this.pushLayer(state, record, spec.historyText);
     this.finishStep(step, cached, reason, began);
+  }
+
+  /** A missed step's layer is stored: record it (with its companions), push it and finish the step. */
+  private async commitLayer(
+    state: StageState,
+    step: StepRef,
+    key: string,
+    stepId: string,
+    inputs: StepInputs,
+    layer: {diffId: string; size: number; map?: LayerMapEntry[]},
+    identities: Record<string, string> | undefined,
+    historyText: string,
+    began: number,
+    reason: string,
+  ): Promise<void> {
+    const record: CacheRecord = {key, diffId: layer.diffId, size: layer.size, created: this.now().toISOString()};
+    // The companions may land in any order: a record without them only means no reuse next time.
+    await Promise.all([
+      this.cache.putRecord(record),
+      identities && this.cache.putRecordFiles(key, identities),
+      layer.map && this.cache.putRecordMap(key, record.diffId, layer.map),
+      this.cache.putStepInputs(stepId, inputs),
+    ]);
+    this.emit({type: 'layer-committed', ...step, diffId: layer.diffId, size: layer.size});
+    this.pushLayer(state, record, historyText);
+    this.finishStep(step, false, reason, began);
+  }
+
+  private pushLayer(state: StageState, record: CacheRecord, historyText: string): void {
+    state.layers.push({mediaType: MediaType.ociLayer, digest: record.diffId, size: record.size, annotations: {'strata.diffId': record.diffId}});
+    const entry = addHistory(state.config, historyText, false);
+    entry.created = record.created;
+  }
+
+  /**
+   * Start a RUN on the folder of the layer still being stored (`pending`) and the settled layers below it.
+   * Its output is held until the step is started; undefined outcome: the folder was not made, run as usual.
+   */
+  private runEarly(
+    state: StageState,
+    pending: PendingLayer,
+    run: NonNullable<Parameters<Builder['layerStep']>[6]['run']>,
+  ): {outcome: Promise<{diffId: string; size: number} | undefined>; output: HeldOutput} {
+    const output = new HeldOutput((step, line, stream) => this.emit({type: 'step-output', ...omitLine(step), stream, line}));
+    const below = [...state.layers];
+    const outcome = (async () => {
+      if (this.options.noCache) return undefined;
+      const top = await pending.ready;
+      if (!top) return undefined;
+      const lowers = [...(await this.lowerDirs(below)), top];
+      return run(lowers, output, async () => {
+        await pending.done;
+        return {diffIds: state.layers.map(diffIdOf), layerDigests: state.layers.map(layer => layer.digest)};
+      });
+    })();
+    outcome.catch(() => {});
+    return {outcome, output};
+  }
+
+  /** Finish a pipelined layer step (see layerStep) before anything else looks at the state. */
+  private async settle(state: StageState): Promise<void> {
+    const pending = state.pending;
+    if (!pending) return;
+    state.pending = undefined;
+    try {
+      await pending.done;
+    } finally {
+      await pending.place();
+    }
   }
 
   /**

@@ -25,9 +25,12 @@ import {BuildError, RunFailedError} from './errors.js';
 
 export interface RunStepOptions {
   readonly lowerDirs: readonly string[];
-  /** Diff IDs and blob digests of the parent state (for the copy-mode comparison). */
-  readonly diffIds: readonly string[];
-  readonly layerDigests: readonly string[];
+  /**
+   * Diff IDs and blob digests of the parent state (for the copy-mode comparison and the snapshot's chain ID).
+   * Asked for only after the command ran: the builder may start a RUN while its parent layer is still being
+   * stored, on that layer's snapshot folder.
+   */
+  readonly parent: () => Promise<{diffIds: readonly string[]; layerDigests: readonly string[]}>;
   readonly scratchDir: string;
   readonly argv: readonly string[];
   readonly env: readonly string[];
@@ -90,12 +93,13 @@ export async function runStep(options: RunStepOptions): Promise<{diffId: string;
       entries = changes.entries;
       opaqueDirs = changes.opaqueDirs;
     } else {
-      const lower = options.diffIds.length ? await options.snapshots.mergedCopy(options.diffIds, options.layerDigests) : undefined;
+      const {diffIds, layerDigests} = await options.parent();
+      const lower = diffIds.length ? await options.snapshots.mergedCopy(diffIds, layerDigests) : undefined;
       entries = await copyChanges(lower, upperDir, mapper);
     }
     const written = await storeLayer(entries, options.store);
     if (result.mode === 'overlay' && opaqueDirs === 0) {
-      await seedFromUpper(options.snapshots, chainOf(options.diffIds, written.diffId), upperDir);
+      await seedFromUpper(options.snapshots, chainOf((await options.parent()).diffIds, written.diffId), upperDir);
     }
     return written;
   } finally {

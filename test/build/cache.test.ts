@@ -109,6 +109,63 @@ describe('build cache', () => {
       assert.equal(await readFile(join(rootfs, 'app/src/flip/inner.js'), 'utf8'), 'now inside a folder\n');
     }));
 
+  test('a RUN after a rebuilt COPY sees exactly the edited files, with its events after the COPY is done', () =>
+    withBench(async bench => {
+      await bench.write('Dockerfile', [
+        'FROM base:latest', 'WORKDIR /app', 'COPY src/ ./src/',
+        'RUN cat src/app.js > /seen.txt && ls src src/lib > /listing.txt && echo ran', 'LABEL done=yes', '',
+      ].join('\n'));
+      await bench.write('src/app.js', 'console.log("first")\n');
+      await bench.write('src/old.js', 'to be removed\n');
+      for (let index = 0; index < 30; index++) await bench.write(`src/lib/m${index}.js`, `export const m${index} = ${index}\n`);
+      await bench.build();
+      await bench.write('src/app.js', 'console.log("second")\n');
+      await bench.write('src/lib/added.js', 'export const added = 1\n');
+      await rm(join(bench.context, 'src/old.js'));
+      const rebuilt = await bench.build();
+      assert.deepEqual(stepsOf(rebuilt.events).map(step => step.cached), [true, true, false, false]);
+      const rootfs = await bench.rootfs(rebuilt.result.imageId);
+      assert.equal(await readFile(join(rootfs, 'seen.txt'), 'utf8'), 'console.log("second")\n');
+      const listing = await readFile(join(rootfs, 'listing.txt'), 'utf8');
+      assert.ok(listing.includes('added.js') && !listing.includes('old.js'), listing);
+      // Step order holds although the RUN may start while the COPY layer is still being stored.
+      const at = (type: string, instruction: string) =>
+        rebuilt.events.findIndex(event => event.type === type && 'instruction' in event && event.instruction.startsWith(instruction));
+      const output = rebuilt.events.findIndex(event => event.type === 'step-output' && event.line === 'ran');
+      assert.ok(at('step-done', 'COPY') < at('step-started', 'RUN'), 'the COPY is done before the RUN starts');
+      assert.ok(at('step-started', 'RUN') < output && output < at('step-done', 'RUN'), 'the RUN output is inside its step');
+      // The same layers as a build from scratch (the RUN's files compared by content: its layer holds times).
+      const scratch = await bench.build({noCache: true});
+      assert.equal((await bench.config(rebuilt.result.imageId)).rootfs.diff_ids[2], (await bench.config(scratch.result.imageId)).rootfs.diff_ids[2]);
+      const scratchRootfs = await bench.rootfs(scratch.result.imageId);
+      assert.equal(await readFile(join(scratchRootfs, 'listing.txt'), 'utf8'), listing);
+      assert.deepEqual(await bench.store.fsck(), []);
+      const leftovers = (await readdir(join(bench.root, 'snapshots'))).filter(name => name.startsWith('.tmp'));
+      assert.deepEqual(leftovers, [], 'no snapshot folder is left half made');
+    }));
+
+  test('a RUN that fails after a rebuilt COPY fails at its own step, and the COPY layer is kept for the next build', () =>
+    withBench(async bench => {
+      const dockerfile = (command: string) => ['FROM base:latest', 'COPY src/ /src/', `RUN ${command}`, ''].join('\n');
+      await bench.write('Dockerfile', dockerfile('cat /src/app.js'));
+      await bench.write('src/app.js', 'fine\n');
+      for (let index = 0; index < 10; index++) await bench.write(`src/m${index}.js`, `${index}\n`);
+      await bench.build();
+      await bench.write('src/app.js', 'edited\n');
+      await bench.write('Dockerfile', dockerfile('grep -q nothing-like-this /src/app.js'));
+      const {error, events} = await bench.fail();
+      assert.equal(error.code, 'ERR_BUILD_RUN_FAILED');
+      assert.ok(error.excerpt?.includes('grep -q nothing-like-this'), 'the excerpt shows the RUN');
+      assert.deepEqual(stepsOf(events).map(step => [step.instruction.split(' ')[0], step.cached]), [['FROM', true], ['COPY', false], ['RUN', false]]);
+      await bench.write('Dockerfile', dockerfile('cat /src/app.js > /seen.txt'));
+      const fixed = await bench.build();
+      assert.deepEqual(stepsOf(fixed.events).map(step => step.cached), [true, true, false], 'the COPY layer of the failed build is a hit');
+      assert.equal(await readFile(join(await bench.rootfs(fixed.result.imageId), 'seen.txt'), 'utf8'), 'edited\n');
+      assert.deepEqual(await bench.store.fsck(), []);
+      const leftovers = (await readdir(join(bench.root, 'snapshots'))).filter(name => name.startsWith('.tmp'));
+      assert.deepEqual(leftovers, []);
+    }));
+
   test('--no-cache runs every step and says so; the result is cached for the next build', () =>
     withBench(async bench => {
       await project(bench);
