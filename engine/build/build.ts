@@ -285,13 +285,24 @@ class Builder {
       stages: order.map(stage => stage.displayName || `stage-${stage.stage.index}`), target: this.options.target,
     });
     const results = new Map<number, StageState>();
+    // Remembering the context's hashes and removing the scratch folder overlap with writing the image.
+    const tidy = () => Promise.all([this.context?.saveHashes().catch(() => {}), rm(this.scratchRoot, {recursive: true, force: true}).catch(() => {})]);
     try {
       for (const stage of order) results.set(stage.stage.index, await this.buildStage(stage, results, planned));
-    } finally {
-      await this.context?.saveHashes().catch(() => {});
-      await rm(this.scratchRoot, {recursive: true, force: true}).catch(() => {});
+    } catch (error) {
+      await tidy();
+      throw error;
     }
-    const final = results.get(targetIndex)!;
+    const tidied = tidy();
+    try {
+      return await this.tagImage(results.get(targetIndex)!);
+    } finally {
+      await tidied;
+    }
+  }
+
+  /** Write the image of the target stage's state and tag it (after `beforeTag`). */
+  private async tagImage(final: StageState): Promise<Omit<BuildResult, 'durationMs'>> {
     const config = final.config;
     if (this.options.labels && Object.keys(this.options.labels).length > 0) {
       const container = containerConfig(config);
