@@ -7,7 +7,9 @@
  * into place; an existing snapshot wins). Seeding is only attempted where that equivalence is simple to keep:
  * as root (owners can be set), in the per-layer layout (not the merged-copy fallback), and
  *   - from entries: a COPY/WORKDIR change set without whiteouts whose every parent folder is itself an entry,
- *     extracted by GNU tar from the very bytes the layer writer produces, while it writes them;
+ *     extracted by GNU tar from the very bytes the layer writer produces, while it writes them; or, when the
+ *     step's earlier snapshot is known (a rebuild), made from the entries on a seeding thread, its unchanged
+ *     files hard links into that earlier snapshot (see `linkSnapshot`);
  *   - from an overlay upper folder: a RUN whose upper has no opaque folders (its whiteouts already are 0/0
  *     character devices, the snapshot form).
  * Anything else answers false and the caller lets `ensure` extract as usual.
@@ -91,8 +93,9 @@ export interface SeedReuse {
 
 /**
  * Start seeding from a whiteout-free change set (COPY, WORKDIR); undefined when it cannot be done here.
- * With `reuse` (a rebuild of a COPY after a few files changed), the snapshot is made in this process:
- * identical files are hard links into the earlier, immutable snapshot, so only changed files are written.
+ * With `reuse` (a rebuild of a COPY after a few files changed), the snapshot is made on a long-lived worker
+ * thread, not from the tar: identical files are hard links into the earlier, immutable snapshot, so only
+ * changed files are written, and this thread only posts the entries.
  */
 export async function startSeed(snapshots: Snapshots, entries: readonly LayerEntry[], reuse?: SeedReuse): Promise<SeedInProgress | undefined> {
   if (!seedable(entries) || !(await usable(snapshots))) return undefined;
@@ -249,6 +252,20 @@ let nextJob = 0;
 const pending = new Map<number, {resolve: () => void; reject: (error: Error) => void}>();
 
 /**
+ * Start the seeding thread now rather than at the first rebuilt COPY (idempotent): it takes some 50 ms of CPU
+ * to boot, which a watch session had better pay before the first edit. False when workers cannot start (each
+ * linking seed then fails and `ensure` extracts).
+ */
+export function startBackgroundSeeding(): boolean {
+  try {
+    seeder ??= startSeeder();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Run a job on the seeding thread, started on first use and kept (unreferenced while idle, so it never keeps
  * the process alive): starting a process for each seed costs this thread a fork of the whole process.
  */
@@ -263,7 +280,8 @@ function runOnSeeder(job: SeedJob): Promise<void> {
 }
 
 function startSeeder(): Worker {
-  const thread = new Worker(seederSource, {eval: true});
+  // Plain JavaScript: no loader the parent was started with (tsx in tests) is needed, so none is booted.
+  const thread = new Worker(seederSource, {eval: true, execArgv: []});
   thread.unref();
   thread.on('message', (reply: {id: number; error?: string}) => {
     const job = pending.get(reply.id);
