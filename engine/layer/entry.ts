@@ -76,11 +76,21 @@ export function cleanArchiveName(name: string): string {
   return parts.join('/');
 }
 
+const SLASH = 0x2f;
+const DOT = 0x2e;
+
 /** True when `path` is already in the clean form the writer requires. */
 export function isCleanPath(path: string): boolean {
+  // One pass over the code units (no split): a layer of thousands of entries checks every path.
   if (path === '' || path.includes('\0')) return false;
-  for (const part of path.split('/')) {
-    if (part === '' || part === '.' || part === '..') return false;
+  let start = 0;
+  for (let index = 0; index <= path.length; index++) {
+    if (index < path.length && path.charCodeAt(index) !== SLASH) continue;
+    const length = index - start;
+    // '', '.' and '..' components.
+    if (length === 0) return false;
+    if (length <= 2 && path.charCodeAt(start) === DOT && (length === 1 || path.charCodeAt(start + 1) === DOT)) return false;
+    start = index + 1;
   }
   return true;
 }
@@ -105,4 +115,48 @@ export function layerSortKey(path: string): string {
 
 export function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * `compareKeys(layerSortKey(a), layerSortKey(b))` without making the keys, for paths without NUL: component
+ * by component, each ranked (opaque marker, whiteout, other) and then compared by code unit; a path sorts
+ * before the paths below it.
+ */
+export function compareLayerPaths(a: string, b: string): number {
+  if (a === b) return 0;
+  let startA = 0;
+  let startB = 0;
+  for (;;) {
+    let endA = a.indexOf('/', startA);
+    if (endA === -1) endA = a.length;
+    let endB = b.indexOf('/', startB);
+    if (endB === -1) endB = b.length;
+    const order = compareComponents(a, startA, endA, b, startB, endB);
+    if (order !== 0) return order;
+    const lastA = endA === a.length;
+    const lastB = endB === b.length;
+    if (lastA || lastB) return lastA && lastB ? 0 : lastA ? -1 : 1;
+    startA = endA + 1;
+    startB = endB + 1;
+  }
+}
+
+function compareComponents(a: string, startA: number, endA: number, b: string, startB: number, endB: number): number {
+  const rankA = componentRank(a, startA, endA);
+  const rankB = componentRank(b, startB, endB);
+  if (rankA !== rankB) return rankA - rankB;
+  const lengthA = endA - startA;
+  const lengthB = endB - startB;
+  const common = Math.min(lengthA, lengthB);
+  for (let index = 0; index < common; index++) {
+    const difference = a.charCodeAt(startA + index) - b.charCodeAt(startB + index);
+    if (difference !== 0) return difference;
+  }
+  return lengthA - lengthB;
+}
+
+/** The rank `layerSortKey` gives a component: 1 the opaque marker, 2 another whiteout, 3 anything else. */
+function componentRank(path: string, start: number, end: number): number {
+  if (!path.startsWith(WHITEOUT_PREFIX, start)) return 3;
+  return end - start === OPAQUE_MARKER.length && path.startsWith(OPAQUE_MARKER, start) ? 1 : 2;
 }

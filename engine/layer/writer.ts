@@ -8,9 +8,8 @@ import tar from 'tar-stream';
 import {StrataError} from '../errors.js';
 import {
   baseName,
-  compareKeys,
+  compareLayerPaths,
   isCleanPath,
-  layerSortKey,
   OPAQUE_MARKER,
   WHITEOUT_META_PREFIX,
   WHITEOUT_PREFIX,
@@ -150,6 +149,30 @@ export interface WriteLayerOptions {
   readonly reuse?: LayerReuse;
 }
 
+/** The fields a signature was made from, and the signature. */
+interface KnownSignature {
+  readonly type: LayerEntry['type'];
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtime: number;
+  readonly linkname: string | undefined;
+  readonly devmajor: number | undefined;
+  readonly devminor: number | undefined;
+  readonly size: number | undefined;
+  readonly identity: string | undefined;
+  readonly sig: string;
+}
+
+const knownSignatures = new WeakMap<LayerEntry, KnownSignature>();
+
+function signatureOf(entry: LayerEntry, identity: string | undefined, size: number | undefined): string {
+  const xattrs = entry.xattrs ? JSON.stringify(Object.entries(entry.xattrs).sort()) : '';
+  const common = `${entry.type}|${entry.mode}|${entry.uid}|${entry.gid}|${entry.mtime?.getTime() ?? 0}|${xattrs}`;
+  if (entry.type !== 'file') return `${common}|${entry.linkname ?? ''}|${entry.devmajor ?? 0}|${entry.devminor ?? 0}`;
+  return `${common}|${size}|${identity}`;
+}
+
 /** Builds a layer map as members are written; entries without an identity (or size) are left out. */
 class LayerMapper {
   readonly map: LayerMapEntry[] = [];
@@ -160,13 +183,28 @@ class LayerMapper {
    * a file without a known identity (or size) gets none and is always encoded afresh.
    */
   signature(entry: LayerEntry): string | undefined {
-    const xattrs = entry.xattrs ? JSON.stringify(Object.entries(entry.xattrs).sort()) : '';
-    const common = `${entry.type}|${entry.mode}|${entry.uid}|${entry.gid}|${entry.mtime?.getTime() ?? 0}|${xattrs}`;
-    if (entry.type !== 'file') return `${common}|${entry.linkname ?? ''}|${entry.devmajor ?? 0}|${entry.devminor ?? 0}`;
-    const identity = this.identities[entry.path];
-    const size = entry.content ? entry.content.length : entry.size;
-    if (identity === undefined || size === undefined) return undefined;
-    return `${common}|${size}|${identity}`;
+    const file = entry.type === 'file';
+    const identity = file ? this.identities[entry.path] : undefined;
+    const size = file ? (entry.content ? entry.content.length : entry.size) : undefined;
+    if (file && (identity === undefined || size === undefined)) return undefined;
+    if (entry.xattrs) return signatureOf(entry, identity, size);
+    // The same entry objects come back rebuild after rebuild (a COPY plan keeps them): reuse the string
+    // when every field it is made of is still the same.
+    const mtime = entry.mtime?.getTime() ?? 0;
+    const known = knownSignatures.get(entry);
+    if (
+      known !== undefined && known.type === entry.type && known.mode === entry.mode && known.uid === entry.uid &&
+      known.gid === entry.gid && known.mtime === mtime && known.linkname === entry.linkname &&
+      known.devmajor === entry.devmajor && known.devminor === entry.devminor && known.size === size && known.identity === identity
+    ) {
+      return known.sig;
+    }
+    const sig = signatureOf(entry, identity, size);
+    knownSignatures.set(entry, {
+      type: entry.type, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime, linkname: entry.linkname,
+      devmajor: entry.devmajor, devminor: entry.devminor, size, identity, sig,
+    });
+    return sig;
   }
 
   add(entry: LayerEntry, offset: number, length: number, sig = this.signature(entry)): void {
@@ -222,16 +260,23 @@ async function spliceLayer(sorted: LayerEntry[], out: Writable, reuse: LayerReus
     while (index < sorted.length) {
       // A run of members copied from the earlier blob, contiguous there as here.
       const runStart = index;
-      let range: {offset: number; end: number} | undefined;
+      // The run's byte range in the earlier blob, once it has a member.
+      let inRange = false;
+      let rangeStart = 0;
+      let rangeEnd = 0;
       for (; index < sorted.length; index++) {
         const sig = sigs[index];
         const found = sig === undefined ? undefined : earlier.get(sorted[index].path);
-        if (!found || found.sig !== sig || (range && found.offset !== range.end)) break;
-        mapper.add(sorted[index], size + (range ? range.end - range.offset : 0), found.length, sig);
-        range = range ? {offset: range.offset, end: found.offset + found.length} : {offset: found.offset, end: found.offset + found.length};
+        if (!found || found.sig !== sig || (inRange && found.offset !== rangeEnd)) break;
+        if (!inRange) {
+          inRange = true;
+          rangeStart = rangeEnd = found.offset;
+        }
+        mapper.add(sorted[index], size + (rangeEnd - rangeStart), found.length, sig);
+        rangeEnd = found.offset + found.length;
       }
-      if (range) {
-        await copyRange(source, range.offset, range.end, reuse.blobPath, send);
+      if (inRange) {
+        await copyRange(source, rangeStart, rangeEnd, reuse.blobPath, send);
         continue;
       }
       // A run of members encoded afresh, up to the next member that can be copied.
@@ -339,20 +384,28 @@ export async function writeGzipLayer(
 }
 
 async function sortedEntries(input: Iterable<LayerEntry> | AsyncIterable<LayerEntry>): Promise<LayerEntry[]> {
-  const keyed: {key: string; entry: LayerEntry}[] = [];
-  for await (const entry of input) {
+  const entries: LayerEntry[] = [];
+  let sorted = true;
+  let hardlinks = false;
+  // An array is read without the async iteration protocol: a turn per entry adds up over thousands of them.
+  const add = (entry: LayerEntry) => {
     validateEntry(entry);
-    keyed.push({key: layerSortKey(entry.path), entry});
+    if (sorted && entries.length > 0 && compareLayerPaths(entries[entries.length - 1].path, entry.path) > 0) sorted = false;
+    if (entry.type === 'hardlink') hardlinks = true;
+    entries.push(entry);
+  };
+  if (Array.isArray(input)) for (const entry of input as LayerEntry[]) add(entry);
+  else for await (const entry of input) add(entry);
+  // Layer order (see `layerSortKey`); input in that order already (a COPY plan's) is only checked.
+  if (!sorted) entries.sort((a, b) => compareLayerPaths(a.path, b.path));
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i - 1].path === entries[i].path) throw new LayerEntryError(entries[i].path, 'appears twice');
   }
-  keyed.sort((a, b) => compareKeys(a.key, b.key));
-  const positions = new Map<string, number>();
-  for (let i = 0; i < keyed.length; i++) {
-    const path = keyed[i].entry.path;
-    if (i > 0 && keyed[i - 1].entry.path === path) throw new LayerEntryError(path, 'appears twice');
-    positions.set(path, i);
+  if (hardlinks) {
+    const positions = new Map<string, number>();
+    for (let i = 0; i < entries.length; i++) positions.set(entries[i].path, i);
+    anchorHardlinks(entries, positions);
   }
-  const entries = keyed.map(item => item.entry);
-  anchorHardlinks(entries, positions);
   return entries;
 }
 
@@ -397,7 +450,8 @@ function validateEntry(entry: LayerEntry): void {
   const {path} = entry;
   if (!isCleanPath(path)) throw new LayerEntryError(path, 'is not a clean relative path');
   if (!(entry.type in TAR_TYPE)) throw new LayerEntryError(path, `has unknown type ${String(entry.type)}`);
-  const name = baseName(path);
+  // Most paths hold no whiteout prefix at all: then the name need not be cut out.
+  const name = path.includes(WHITEOUT_PREFIX) ? baseName(path) : '';
   if (name.startsWith(WHITEOUT_PREFIX)) {
     if (name === WHITEOUT_PREFIX) throw new LayerEntryError(path, 'is a bare whiteout');
     if (name.startsWith(WHITEOUT_META_PREFIX) && name !== OPAQUE_MARKER) {
@@ -407,9 +461,8 @@ function validateEntry(entry: LayerEntry): void {
       throw new LayerEntryError(path, 'is a whiteout but not an empty file');
     }
   }
-  for (const id of [entry.uid, entry.gid]) {
-    if (!Number.isSafeInteger(id) || id < 0) throw new LayerEntryError(path, `has invalid owner id ${id}`);
-  }
+  if (!Number.isSafeInteger(entry.uid) || entry.uid < 0) throw new LayerEntryError(path, `has invalid owner id ${entry.uid}`);
+  if (!Number.isSafeInteger(entry.gid) || entry.gid < 0) throw new LayerEntryError(path, `has invalid owner id ${entry.gid}`);
   if (entry.type === 'symlink' || entry.type === 'hardlink') {
     if (!entry.linkname) throw new LayerEntryError(path, 'is a link without a target');
     if (entry.type === 'hardlink' && !isCleanPath(entry.linkname)) {

@@ -132,6 +132,42 @@ describe('writeLayer with an earlier layer to reuse', () => {
     });
   });
 
+  test('the same entry objects written again and changed in place are not taken from the earlier layer', async () => {
+    await withTemp(async dir => {
+      const files = {'app/x': 'same bytes', 'app/y': 'other bytes'};
+      await materialise(dir, files);
+      const first = tree(dir, files, [{path: 'app/link', type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime, linkname: 'x'}]);
+      for (const entry of first.entries) entry.mtime = new Date(mtime); // Changed in place below.
+      const earlier = await written(first.entries, first.identities);
+      const blobPath = join(dir, 'earlier.tar');
+      await writeFile(blobPath, earlier.bytes);
+      const again = await written(first.entries, first.identities, {blobPath, map: earlier.map!});
+      assert.ok(again.bytes.equals(earlier.bytes), 'unchanged objects: the same layer');
+      // A caller that keeps its entry objects (as a COPY plan does) and changes one field of one of them.
+      const x = first.entries.find(entry => entry.path === 'app/x')!;
+      const link = first.entries.find(entry => entry.path === 'app/link')!;
+      const changes: [string, () => void][] = [
+        ['mode', () => (x.mode = 0o600)],
+        ['uid', () => (x.uid = 7)],
+        ['mtime set in place', () => x.mtime!.setTime(Date.parse('2025-01-01T00:00:00Z'))],
+        ['size', () => (x.size = 4)],
+        ['link target', () => (link.linkname = 'y')],
+      ];
+      for (const [name, change] of changes) {
+        change();
+        const spliced = await written(first.entries, first.identities, {blobPath, map: earlier.map!});
+        const fresh = await written(first.entries);
+        assert.ok(spliced.bytes.equals(fresh.bytes), `${name}: written, not copied`);
+        assert.notEqual(spliced.diffId, earlier.diffId);
+      }
+      const identities = {...first.identities, 'app/y': 'content:changed'};
+      await writeFile(join(dir, 'app_y'), 'changed bytes');
+      const spliced = await written(first.entries, identities, {blobPath, map: earlier.map!});
+      assert.ok(spliced.bytes.equals((await written(first.entries)).bytes), 'another identity: written, not copied');
+      assert.match((await written(first.entries)).bytes.toString('latin1'), /changed bytes/);
+    });
+  });
+
   test('an earlier blob shorter than its map fails instead of writing a wrong layer', async () => {
     await withTemp(async dir => {
       const files = {'app/x': 'x'.repeat(3000), 'app/y': 'y'.repeat(3000)};
