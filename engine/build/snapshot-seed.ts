@@ -77,6 +77,14 @@ export interface SeedInProgress {
    * as it is done before `finish` or `abandon` is called.
    */
   readonly ready?: Promise<string | undefined>;
+  /**
+   * Lower folders, lowest first, whose overlay shows exactly what `ready`'s folder will hold: the earlier
+   * snapshot, then a small folder of every folder entry and every changed file and symlink. Linking seeds
+   * only, and only when the entries keep every name the earlier snapshot has (else undefined: a whiteout would
+   * also hide the parent layers' copy); ready long before `ready` (no links to make). Valid on the same terms:
+   * until `finish` or `abandon` is called.
+   */
+  readonly view?: Promise<string[] | undefined>;
   finish(layer: {chainId: string; diffId: string; parent?: string}): Promise<boolean>;
   abandon(): Promise<void>;
 }
@@ -134,16 +142,26 @@ export async function startSeed(snapshots: Snapshots, entries: readonly LayerEnt
 }
 
 function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): SeedInProgress {
-  // Started at once: the folder is built on the seeding thread while the layer writer hashes on this one.
-  const building = linkSnapshot(diff, entries, reuse).then(
+  // Started at once: the folders are made on the seeding thread while the layer writer hashes on this one.
+  const viewDir = `${temporary}-view`;
+  const linking = startLinking(diff, entries, reuse, viewDir);
+  const building = linking.built.then(
     () => true,
     () => false,
   );
+  const viewing = linking.view.catch(() => false);
+  // The view goes once the snapshot is placed or dropped (the caller is done with both by then).
+  const dropView = async () => {
+    if (await viewing) await removeOnSeeder(viewDir).catch(() => rm(viewDir, {recursive: true, force: true}));
+  };
   return {
     input: undefined,
     ready: building.then(ok => (ok ? diff : undefined)),
+    view: viewing.then(ok => (ok ? [reuse.dir, viewDir] : undefined)),
     async finish(layer) {
-      if (!(await building)) {
+      const ok = await building;
+      await dropView();
+      if (!ok) {
         await rm(temporary, {recursive: true, force: true});
         return false;
       }
@@ -156,6 +174,7 @@ function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, en
     },
     async abandon() {
       await building;
+      await dropView();
       await rm(temporary, {recursive: true, force: true});
     },
   };
@@ -173,6 +192,8 @@ interface SeedJob {
   readonly earlier: string;
   readonly items: SeedItem[];
   readonly links: string;
+  /** Where to make the view folder first (see `SeedInProgress.view`), if wanted. */
+  readonly view?: string;
 }
 
 /**
@@ -180,11 +201,35 @@ interface SeedJob {
  * thread: folders are made, files identical to the earlier snapshot's (same identity before and now) are hard
  * links to them, whose inode metadata equals the entry's (the identity covers content, mode, owner and mtime),
  * other files are copied or written with the entry's owner, mode and time, symlinks and hard links made again,
- * and folders get their mode, owner and times last, deepest first. The earlier snapshot is only linked to:
- * nothing walks or clones it, and no name in it is written. Rejects when anything fails, an identical file
+ * and folders get their mode, owner and times last, deepest first. The earlier snapshot is only read and
+ * linked to: nothing clones it, and no name in it is written. Rejects when anything fails, an identical file
  * missing from the earlier snapshot included (the seed is then dropped and `ensure` extracts).
  */
-export async function linkSnapshot(diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): Promise<void> {
+export function linkSnapshot(diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): Promise<void> {
+  return startLinking(diff, entries, reuse).built;
+}
+
+/**
+ * `linkSnapshot`, and with `viewDir` (a name that does not exist yet) first the view folder: `view` resolves
+ * true once `[reuse.dir, viewDir]` overlaid show what `diff` will hold, false when that cannot be (a name of
+ * the earlier snapshot is not an entry any more, or a hard link entry), before `built` settles.
+ */
+export function startLinking(
+  diff: string,
+  entries: readonly LayerEntry[],
+  reuse: SeedReuse,
+  viewDir?: string,
+): {view: Promise<boolean>; built: Promise<void>} {
+  try {
+    return runOnSeeder({diff, earlier: reuse.dir, ...seedItems(entries, reuse), ...(viewDir ? {view: viewDir} : {})});
+  } catch (error) {
+    const failed = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    failed.catch(() => {});
+    return {view: Promise.resolve(false), built: failed};
+  }
+}
+
+function seedItems(entries: readonly LayerEntry[], reuse: SeedReuse): {items: SeedItem[]; links: string} {
   const items: SeedItem[] = [];
   const links: string[] = [];
   for (const entry of entries) {
@@ -204,7 +249,7 @@ export async function linkSnapshot(diff: string, entries: readonly LayerEntry[],
     else if (type !== 'dir') throw new Error(`seed snapshot: ${type} entries are not seeded`);
     items.push(item);
   }
-  return runOnSeeder({diff, earlier: reuse.dir, items, links: links.join('\0')});
+  return {items, links: links.join('\0')};
 }
 
 /** What the seeding thread runs: plain JavaScript, so it needs no TypeScript loader whatever runs this module. */
@@ -218,14 +263,12 @@ function metadata(target, item) {
   if (item[0] !== 's') fs.chmodSync(target, item[2]);
   fs.lutimesSync(target, item[5] / 1000, item[5] / 1000);
 }
-function build(job) {
-  // Sorted, a folder comes before everything below it.
-  const dirs = job.items.filter(item => item[0] === 'd').sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-  for (const item of dirs) fs.mkdirSync(join(job.diff, item[1]));
-  if (job.links !== '') for (const path of job.links.split('\\0')) fs.linkSync(join(job.earlier, path), join(job.diff, path));
+/** Make the folders, then the files and symlinks of items, under root; hard links are returned for later. */
+function make(root, dirs, items) {
+  for (const item of dirs) fs.mkdirSync(join(root, item[1]));
   const hardlinks = [];
-  for (const item of job.items) {
-    const target = join(job.diff, item[1]);
+  for (const item of items) {
+    const target = join(root, item[1]);
     // Fresh names in a fresh folder: nothing is written through a link into the earlier snapshot.
     if (item[0] === 'f') fs.copyFileSync(item[6], target, fs.constants.COPYFILE_EXCL);
     else if (item[0] === 'c') fs.writeFileSync(target, item[6] ?? '', {flag: 'wx'});
@@ -233,13 +276,58 @@ function build(job) {
     else if (item[0] === 'h') hardlinks.push(item);
     if (item[0] === 'f' || item[0] === 'c' || item[0] === 's') metadata(target, item);
   }
+  return hardlinks;
+}
+/** Folders last and deepest first: making their children changed their times. */
+function finishFolders(root, dirs) {
+  for (let index = dirs.length - 1; index >= 0; index--) metadata(join(root, dirs[index][1]), dirs[index]);
+}
+/**
+ * The view: every folder entry and every made item under job.view, to lie over the earlier snapshot. Only if
+ * every name the earlier snapshot has is still an entry: then no whiteout is needed, and a folder or file over
+ * one of another type hides it in an overlay, as the snapshot has it replaced.
+ */
+function makeView(job, dirs, links) {
+  if (job.items.some(item => item[0] === 'h')) return false;
+  const names = new Set(links);
+  for (const item of job.items) names.add(item[1]);
+  const pending = [''];
+  while (pending.length > 0) {
+    const dir = pending.pop();
+    for (const found of fs.readdirSync(dir === '' ? job.earlier : join(job.earlier, dir), {withFileTypes: true})) {
+      const path = dir === '' ? found.name : dir + '/' + found.name;
+      if (!names.has(path)) return false;
+      if (found.isDirectory()) pending.push(path);
+    }
+  }
+  fs.mkdirSync(job.view);
+  make(job.view, dirs, job.items);
+  finishFolders(job.view, dirs);
+  return true;
+}
+function build(job) {
+  // Sorted, a folder comes before everything below it.
+  const dirs = job.items.filter(item => item[0] === 'd').sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  const links = job.links === '' ? [] : job.links.split('\\0');
+  if (job.view) {
+    let view = false;
+    try {
+      view = makeView(job, dirs, links);
+    } catch {
+      fs.rmSync(job.view, {recursive: true, force: true});
+    }
+    parentPort.postMessage({id: job.id, view});
+  }
+  make(job.diff, dirs, []);
+  for (const path of links) fs.linkSync(join(job.earlier, path), join(job.diff, path));
+  const hardlinks = make(job.diff, [], job.items);
   for (const item of hardlinks) fs.linkSync(join(job.diff, item[6]), join(job.diff, item[1]));
-  // Folders last and deepest first: making their children changed their times.
-  for (const item of dirs.reverse()) metadata(join(job.diff, item[1]), item);
+  finishFolders(job.diff, dirs);
 }
 parentPort.on('message', job => {
   try {
-    build(job);
+    if (job.remove) fs.rmSync(job.remove, {recursive: true, force: true});
+    else build(job);
     parentPort.postMessage({id: job.id});
   } catch (error) {
     parentPort.postMessage({id: job.id, error: error instanceof Error ? error.message : String(error)});
@@ -249,7 +337,12 @@ parentPort.on('message', job => {
 
 let seeder: Worker | undefined;
 let nextJob = 0;
-const pending = new Map<number, {resolve: () => void; reject: (error: Error) => void}>();
+interface PendingJob {
+  view(made: boolean): void;
+  resolve(): void;
+  reject(error: Error): void;
+}
+const pending = new Map<number, PendingJob>();
 
 /**
  * Start the seeding thread now rather than at the first rebuilt COPY (idempotent): it takes some 50 ms of CPU
@@ -269,22 +362,38 @@ export function startBackgroundSeeding(): boolean {
  * Run a job on the seeding thread, started on first use and kept (unreferenced while idle, so it never keeps
  * the process alive): starting a process for each seed costs this thread a fork of the whole process.
  */
-function runOnSeeder(job: SeedJob): Promise<void> {
+function runOnSeeder(job: SeedJob | {remove: string}): {view: Promise<boolean>; built: Promise<void>} {
   const thread = (seeder ??= startSeeder());
   const id = nextJob++;
   thread.ref();
-  return new Promise<void>((resolve, reject) => {
-    pending.set(id, {resolve, reject});
+  let view!: (made: boolean) => void;
+  const viewing = new Promise<boolean>(resolve => (view = resolve));
+  const built = new Promise<void>((resolve, reject) => {
+    pending.set(id, {view, resolve, reject});
     thread.postMessage({id, ...job});
   });
+  // Settled in any case, so that a view nobody asked for is never left waiting.
+  built.then(
+    () => view(false),
+    () => view(false),
+  );
+  return {view: viewing, built};
+}
+
+async function removeOnSeeder(path: string): Promise<void> {
+  return runOnSeeder({remove: path}).built;
 }
 
 function startSeeder(): Worker {
   // Plain JavaScript: no loader the parent was started with (tsx in tests) is needed, so none is booted.
   const thread = new Worker(seederSource, {eval: true, execArgv: []});
   thread.unref();
-  thread.on('message', (reply: {id: number; error?: string}) => {
+  thread.on('message', (reply: {id: number; view?: boolean; error?: string}) => {
     const job = pending.get(reply.id);
+    if (reply.view !== undefined) {
+      job?.view(reply.view);
+      return;
+    }
     pending.delete(reply.id);
     if (pending.size === 0) thread.unref();
     if (reply.error === undefined) job?.resolve();

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {createHash} from 'node:crypto';
 import {lstat, mkdtemp, readdir, readFile, readlink, rm} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
+import {spawnSync} from 'node:child_process';
 import {join} from 'node:path';
 import {chainOf, startSeed, type SeedReuse} from '../../engine/build/snapshot-seed.js';
 import type {LayerEntry} from '../../engine/layer/index.js';
@@ -96,18 +97,25 @@ describe('seeding a rebuilt COPY snapshot from the earlier one', {skip: isRoot ?
    * equals a fresh extraction of `now`, that unchanged files are links to the earlier snapshot's and changed
    * ones are not, and that the earlier snapshot kept everything but the link counts of the linked files.
    */
-  async function rebuild(earlier: LayerEntry[], now: LayerEntry[], options: {expectLinked: string[]; earlierDir?: string}): Promise<string> {
+  async function rebuild(earlier: LayerEntry[], now: LayerEntry[], options: {expectLinked: string[]; expectView: boolean; earlierDir?: string}): Promise<string> {
+    const fresh = await members(await extracted(await freshStore(), now));
     const {store, snapshots} = await freshStore();
     const earlierDir = options.earlierDir ?? (await extracted({store, snapshots}, earlier));
     const before = await members(earlierDir);
     const reuse: SeedReuse = {dir: earlierDir, previous: identitiesOf(earlier), current: identitiesOf(now)};
     const seed = await startSeed(snapshots, now, reuse);
     assert.ok(seed, 'the change set can be seeded');
+    const lowers = await seed.view;
+    assert.equal(lowers !== undefined, options.expectView, 'a view is offered where the entries keep every earlier name');
+    if (lowers) {
+      assert.equal(lowers[0], earlierDir);
+      const shown = await overlaid(lowers);
+      if (shown) assert.deepEqual(lines(shown), lines(fresh), 'the view shows what a fresh extraction holds');
+    }
     const diffId = await putLayer(store, now);
     assert.equal(await seed.finish(chainOf([], diffId)), true);
     const seeded = snapshots.pathOf(chainOf([], diffId).chainId);
 
-    const fresh = await members(await extracted(await freshStore(), now));
     const got = await members(seeded);
     assert.deepEqual(lines(got), lines(fresh));
     const linked = [...got].filter(([path, member]) => member.line.startsWith('file ') && before.get(path)?.ino === member.ino).map(([path]) => path);
@@ -125,6 +133,21 @@ describe('seeding a rebuilt COPY snapshot from the earlier one', {skip: isRoot ?
     return seeded;
   }
 
+  /** What an overlay of `lowers` (lowest first) shows; undefined where overlay cannot be mounted here. */
+  async function overlaid(lowers: readonly string[]): Promise<Map<string, Member> | undefined> {
+    const target = await mkdtemp(join(scratch, 'mount-'));
+    const mounted = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${[...lowers].reverse().join(':')}`, target], {encoding: 'utf8'});
+    if (mounted.status !== 0) {
+      console.log(`# overlay view not compared: mount failed: ${mounted.stderr.trim()}`);
+      return undefined;
+    }
+    try {
+      return await members(target);
+    } finally {
+      spawnSync('umount', [target]);
+    }
+  }
+
   const base = (): LayerEntry[] => [
     dir('app'),
     dir('app/src', 0o755, 5),
@@ -138,48 +161,48 @@ describe('seeding a rebuilt COPY snapshot from the earlier one', {skip: isRoot ?
 
   test('a modified file is written afresh and the unchanged ones are links to the earlier snapshot', async () => {
     await rebuild(base(), replace(base(), 'app/src/main.js', file('app/src/main.js', 'main 2', 0o644, 9)), {
-      expectLinked: ['app/src/util.js', 'app/readme.md'],
+      expectView: true, expectLinked: ['app/src/util.js', 'app/readme.md'],
     });
   });
 
   test('an added file appears and its folder gets the entry times', async () => {
     await rebuild(base(), [...base(), file('app/src/added.js', 'new', 0o600, 7, 1000, 1000)], {
-      expectLinked: ['app/src/main.js', 'app/src/util.js', 'app/readme.md'],
+      expectView: true, expectLinked: ['app/src/main.js', 'app/src/util.js', 'app/readme.md'],
     });
   });
 
   test('a removed file is not in the seeded snapshot', async () => {
-    await rebuild(base(), replace(base(), 'app/src/util.js'), {expectLinked: ['app/src/main.js', 'app/readme.md']});
+    await rebuild(base(), replace(base(), 'app/src/util.js'), {expectView: false, expectLinked: ['app/src/main.js', 'app/readme.md']});
   });
 
   test('a file replaced by a folder and back is a file again with its own content', async () => {
     const asFolder = [...replace(base(), 'app/readme.md', dir('app/readme.md', 0o700, 4)), file('app/readme.md/inner.txt', 'inner')];
-    const seeded = await rebuild(base(), asFolder, {expectLinked: ['app/src/main.js', 'app/src/util.js']});
-    // Back again, from the seeded snapshot as the earlier one.
-    await rebuild(asFolder, base(), {expectLinked: ['app/src/main.js', 'app/src/util.js'], earlierDir: seeded});
+    const seeded = await rebuild(base(), asFolder, {expectView: true, expectLinked: ['app/src/main.js', 'app/src/util.js']});
+    // Back again, from the seeded snapshot as the earlier one: inner.txt is gone, so no view.
+    await rebuild(asFolder, base(), {expectView: false, expectLinked: ['app/src/main.js', 'app/src/util.js'], earlierDir: seeded});
   });
 
   test('a retargeted symlink points at its new target', async () => {
     await rebuild(base(), replace(base(), 'app/current', symlink('app/current', 'src/util.js', 8)), {
-      expectLinked: ['app/src/main.js', 'app/src/util.js', 'app/readme.md'],
+      expectView: true, expectLinked: ['app/src/main.js', 'app/src/util.js', 'app/readme.md'],
     });
   });
 
   test('a chmod-only change gets the new mode, setuid kept, without touching the earlier file', async () => {
     await rebuild(base(), replace(base(), 'app/src/main.js', file('app/src/main.js', 'main 1', 0o4755)), {
-      expectLinked: ['app/src/util.js', 'app/readme.md'],
+      expectView: true, expectLinked: ['app/src/util.js', 'app/readme.md'],
     });
   });
 
   test('a folder whose mode and owner changed gets the new ones', async () => {
     await rebuild(base(), replace(base(), 'app/src', dir('app/src', 0o750, 6, 1000, 1000)), {
-      expectLinked: ['app/src/main.js', 'app/src/util.js', 'app/readme.md'],
+      expectView: true, expectLinked: ['app/src/main.js', 'app/src/util.js', 'app/readme.md'],
     });
   });
 
   test('a file in a new nested folder is made with its folders', async () => {
     await rebuild(base(), [...base(), dir('app/lib', 0o755, 3), dir('app/lib/deep', 0o711, 4), file('app/lib/deep/x.js', 'x')], {
-      expectLinked: ['app/src/main.js', 'app/src/util.js', 'app/readme.md'],
+      expectView: true, expectLinked: ['app/src/main.js', 'app/src/util.js', 'app/readme.md'],
     });
   });
 
