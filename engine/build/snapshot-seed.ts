@@ -79,10 +79,10 @@ export interface SeedInProgress {
   readonly ready?: Promise<string | undefined>;
   /**
    * Lower folders, lowest first, whose overlay shows exactly what `ready`'s folder will hold: the earlier
-   * snapshot, then a small folder of every folder entry and every changed file and symlink. Linking seeds
-   * only, and only when the entries keep every name the earlier snapshot has (else undefined: a whiteout would
-   * also hide the parent layers' copy); ready long before `ready` (no links to make). Valid on the same terms:
-   * until `finish` or `abandon` is called.
+   * snapshot, then a small folder of the changed files and symlinks and of the folders above them or changed.
+   * Linking seeds only, and only when the entries keep every name the earlier snapshot has (else undefined: a
+   * whiteout would also hide the parent layers' copy); ready long before `ready` (no links to make). Valid on
+   * the same terms: until `finish` or `abandon` is called.
    */
   readonly view?: Promise<string[] | undefined>;
   finish(layer: {chainId: string; diffId: string; parent?: string}): Promise<boolean>;
@@ -264,11 +264,16 @@ function metadata(target, item) {
   fs.lutimesSync(target, item[5] / 1000, item[5] / 1000);
 }
 /** Make the folders, then the files and symlinks of items, under root; hard links are returned for later. */
-function make(root, dirs, items) {
+function make(root, dirs, items, view) {
   for (const item of dirs) fs.mkdirSync(join(root, item[1]));
   const hardlinks = [];
   for (const item of items) {
     const target = join(root, item[1]);
+    // The view's copy is the same file, metadata set: linked, not copied twice.
+    if (view && (item[0] === 'f' || item[0] === 'c')) {
+      fs.linkSync(join(view, item[1]), target);
+      continue;
+    }
     // Fresh names in a fresh folder: nothing is written through a link into the earlier snapshot.
     if (item[0] === 'f') fs.copyFileSync(item[6], target, fs.constants.COPYFILE_EXCL);
     else if (item[0] === 'c') fs.writeFileSync(target, item[6] ?? '', {flag: 'wx'});
@@ -283,34 +288,50 @@ function finishFolders(root, dirs) {
   for (let index = dirs.length - 1; index >= 0; index--) metadata(join(root, dirs[index][1]), dirs[index]);
 }
 /**
- * The view: every folder entry and every made item under job.view, to lie over the earlier snapshot. Only if
- * every name the earlier snapshot has is still an entry: then no whiteout is needed, and a folder or file over
- * one of another type hides it in an overlay, as the snapshot has it replaced.
+ * The view: what changed, under job.view, to lie over the earlier snapshot. Only if every name the earlier
+ * snapshot has is still an entry: then no whiteout is needed, and a folder or file over one of another type
+ * hides it in an overlay, as the snapshot has it replaced. Folders go in where the earlier one differs (another
+ * type, mode, owner or time: the topmost copy's are shown) and where something below them is made.
  */
 function makeView(job, dirs, links) {
   if (job.items.some(item => item[0] === 'h')) return false;
   const names = new Set(links);
   for (const item of job.items) names.add(item[1]);
+  const earlierDirs = new Set();
   const pending = [''];
   while (pending.length > 0) {
     const dir = pending.pop();
     for (const found of fs.readdirSync(dir === '' ? job.earlier : join(job.earlier, dir), {withFileTypes: true})) {
       const path = dir === '' ? found.name : dir + '/' + found.name;
       if (!names.has(path)) return false;
-      if (found.isDirectory()) pending.push(path);
+      if (found.isDirectory()) pending.push(path), earlierDirs.add(path);
     }
   }
+  const wanted = new Set();
+  const want = path => {
+    for (let dir = path; dir !== '' && !wanted.has(dir); dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/')))) wanted.add(dir);
+  };
+  for (const item of job.items) {
+    const path = item[1];
+    if (item[0] !== 'd') want(path.slice(0, Math.max(0, path.lastIndexOf('/'))));
+    else if (!earlierDirs.has(path)) want(path);
+    else {
+      const stats = fs.lstatSync(join(job.earlier, path));
+      if ((stats.mode & 0o7777) !== item[2] || stats.uid !== item[3] || stats.gid !== item[4] || stats.mtimeMs !== item[5]) want(path);
+    }
+  }
+  const viewDirs = dirs.filter(item => wanted.has(item[1]));
   fs.mkdirSync(job.view);
-  make(job.view, dirs, job.items);
-  finishFolders(job.view, dirs);
+  make(job.view, viewDirs, job.items);
+  finishFolders(job.view, viewDirs);
   return true;
 }
 function build(job) {
   // Sorted, a folder comes before everything below it.
   const dirs = job.items.filter(item => item[0] === 'd').sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   const links = job.links === '' ? [] : job.links.split('\\0');
+  let view = false;
   if (job.view) {
-    let view = false;
     try {
       view = makeView(job, dirs, links);
     } catch {
@@ -320,7 +341,7 @@ function build(job) {
   }
   make(job.diff, dirs, []);
   for (const path of links) fs.linkSync(join(job.earlier, path), join(job.diff, path));
-  const hardlinks = make(job.diff, [], job.items);
+  const hardlinks = make(job.diff, [], job.items, view ? job.view : undefined);
   for (const item of hardlinks) fs.linkSync(join(job.diff, item[6]), join(job.diff, item[1]));
   finishFolders(job.diff, dirs);
 }

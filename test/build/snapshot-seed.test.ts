@@ -1,7 +1,7 @@
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
 import {createHash} from 'node:crypto';
-import {lstat, mkdtemp, readdir, readFile, readlink, rm} from 'node:fs/promises';
+import {lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {spawnSync} from 'node:child_process';
 import {join} from 'node:path';
@@ -204,6 +204,20 @@ describe('seeding a rebuilt COPY snapshot from the earlier one', {skip: isRoot ?
     await rebuild(base(), [...base(), dir('app/lib', 0o755, 3), dir('app/lib/deep', 0o711, 4), file('app/lib/deep/x.js', 'x')], {
       expectView: true, expectLinked: ['app/src/main.js', 'app/src/util.js', 'app/readme.md'],
     });
+  });
+
+  test('files copied from host paths, as COPY gives them, are copied where changed and linked where not', async () => {
+    const host = await mkdtemp(join(scratch, 'host-'));
+    const fromHost = async (path: string, content: string, seconds: number): Promise<LayerEntry> => {
+      const source = join(host, path.replaceAll('/', '_') + `-${seconds}`);
+      await writeFile(source, content);
+      return {path, type: 'file', mode: 0o640, uid: 0, gid: 0, size: Buffer.byteLength(content), sourcePath: source, mtime: time(seconds)};
+    };
+    const earlier = [dir('srv'), await fromHost('srv/a.txt', 'a', 1), await fromHost('srv/b.txt', 'b', 1)];
+    const now = [dir('srv'), earlier[1]!, await fromHost('srv/b.txt', 'b changed', 2), await fromHost('srv/c.txt', 'c', 2)];
+    const sources = await Promise.all(now.filter(entry => entry.sourcePath).map(entry => readFile(entry.sourcePath!, 'utf8')));
+    await rebuild(earlier, now, {expectView: true, expectLinked: ['srv/a.txt']});
+    assert.deepEqual(await Promise.all(now.filter(entry => entry.sourcePath).map(entry => readFile(entry.sourcePath!, 'utf8'))), sources, 'sources unchanged');
   });
 
   test('a file identical by identity but missing from the earlier snapshot drops the seed, leaving nothing', async () => {
