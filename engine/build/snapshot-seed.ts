@@ -64,9 +64,10 @@ function seedable(entries: readonly LayerEntry[]): boolean {
 }
 
 /**
- * A snapshot being extracted while its layer is written: GNU tar reads the tar stream the layer writer
- * produces (`input`), in another process, so writing and extracting overlap. `finish` waits for it and, once
- * the layer's diffID (hence chain ID) is known, renames the folder into place; `abandon` drops it.
+ * A snapshot being made while its layer is written: GNU tar reads the tar stream the layer writer produces
+ * (`input`), in another process, or (a rebuild) the seeding thread links and writes it from the entries, so
+ * writing and extracting overlap. `finish` waits for it and, once the layer's diffID (hence chain ID) is
+ * known, renames the folder into place; `abandon` drops it.
  */
 export interface SeedInProgress {
   /** Where the layer writer should copy its tar stream; undefined when the seed needs no stream. */
@@ -298,6 +299,7 @@ function makeView(job, dirs, links) {
   const names = new Set(links);
   for (const item of job.items) names.add(item[1]);
   const earlierDirs = new Set();
+  const earlierFiles = new Set();
   const pending = [''];
   while (pending.length > 0) {
     const dir = pending.pop();
@@ -305,8 +307,11 @@ function makeView(job, dirs, links) {
       const path = dir === '' ? found.name : dir + '/' + found.name;
       if (!names.has(path)) return false;
       if (found.isDirectory()) pending.push(path), earlierDirs.add(path);
+      else if (found.isFile()) earlierFiles.add(path);
     }
   }
+  // The view shows the earlier snapshot's copy of each identical file: it must have one.
+  for (const path of links) if (!earlierFiles.has(path)) return false;
   const wanted = new Set();
   const want = path => {
     for (let dir = path; dir !== '' && !wanted.has(dir); dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/')))) wanted.add(dir);

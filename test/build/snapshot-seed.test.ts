@@ -229,6 +229,7 @@ describe('seeding a rebuilt COPY snapshot from the earlier one', {skip: isRoot ?
     const reuse: SeedReuse = {dir: earlierDir, previous: identitiesOf(now), current: identitiesOf(now)};
     const seed = await startSeed(snapshots, now, reuse);
     assert.ok(seed);
+    assert.equal(await seed.view, undefined, 'no view shows the earlier snapshot without the file');
     const diffId = await putLayer(store, now);
     assert.equal(await seed.finish(chainOf([], diffId)), false);
     await assert.rejects(lstat(snapshots.pathOf(chainOf([], diffId).chainId)), {code: 'ENOENT'});
