@@ -132,8 +132,12 @@ interface StageState {
 
 /** A layer step whose layer is being stored while the next instruction starts (see Builder.layerStep). */
 interface PendingLayer {
-  /** The layer's snapshot folder once linked, before it is placed; undefined when linking failed. */
-  readonly ready: Promise<string | undefined>;
+  /**
+   * Lower folders, lowest first, that show the layer's files: the seed's view (the earlier snapshot under a
+   * small folder of what changed) as soon as it is made, else the linked snapshot folder once it is; undefined
+   * when neither could be made. Valid until `place`.
+   */
+  readonly ready: Promise<string[] | undefined>;
   /** The rest of the step: the layer stored, recorded and pushed onto the state, the step finished. */
   readonly done: Promise<void>;
   /** Place the snapshot folder (or drop it if the step failed): once nothing runs on it any more. */
@@ -175,6 +179,14 @@ interface PlannedStage {
   total: number;
   triggers: Instruction[];
   baseImage?: {config: ImageConfig; layers: Descriptor[]; id: string};
+}
+
+/** The first folders that show a linking seed's files: its view when it has one, else its linked folder. */
+async function firstFolders(seed: SeedInProgress): Promise<string[] | undefined> {
+  const view = await seed.view;
+  if (view) return view;
+  const folder = await seed.ready;
+  return folder === undefined ? undefined : [folder];
 }
 
 /** Contexts kept between builds in this process, for watch mode: listings and hashes stay warm. */
@@ -930,7 +942,7 @@ class Builder {
             );
             done.catch(() => {});
             state.pending = {
-              ready: linked.ready!,
+              ready: firstFolders(linked),
               done,
               place: async () => {
                 if (storedLayer) await linked.finish(chainOf(layersBefore, storedLayer.diffId)).catch(() => false);
@@ -1008,7 +1020,7 @@ class Builder {
       if (this.options.noCache) return undefined;
       const top = await pending.ready;
       if (!top) return undefined;
-      const lowers = [...(await this.lowerDirs(below)), top];
+      const lowers = [...(await this.lowerDirs(below)), ...top];
       return run(lowers, output, async () => {
         await pending.done;
         return {diffIds: state.layers.map(diffIdOf), layerDigests: state.layers.map(layer => layer.digest)};
