@@ -8,8 +8,8 @@
  * earlier blob was collected meanwhile), the layer is written again from its sources.
  */
 import {Writable} from 'node:stream';
-import {writeLayer, type LayerEntry, type LayerMapEntry, type LayerReuse} from '../layer/index.js';
-import type {BlobWriter, BlobWriterOptions} from '../store/content.js';
+import {layerFilesOnline, writeLayer, writeLayerFile, type LayerEntry, type LayerMapEntry, type LayerReuse} from '../layer/index.js';
+import type {BlobInfo, BlobWriter, BlobWriterOptions} from '../store/content.js';
 
 export interface StoreLayerOptions {
   /** Gets a copy of the tar bytes (the snapshot seeder). */
@@ -28,10 +28,20 @@ export interface StoredLayer {
 
 export async function storeLayer(
   entries: readonly LayerEntry[],
-  store: {content: {createBlobWriter(options?: BlobWriterOptions): BlobWriter}},
+  store: {content: {createBlobWriter(options?: BlobWriterOptions): BlobWriter; putBlobFile(fill: (path: string) => Promise<BlobInfo>): Promise<BlobInfo>}},
   options: StoreLayerOptions = {},
 ): Promise<StoredLayer> {
   const attempt = async (reuse: LayerReuse | undefined): Promise<StoredLayer> => {
+    // A splice is written by the layer file worker when it runs (watch mode), off this thread and its pool.
+    if (reuse && !options.tee && layerFilesOnline()) {
+      let map: LayerMapEntry[] | undefined;
+      const blob = await store.content.putBlobFile(async path => {
+        const written = await writeLayerFile(entries, path, {identities: options.identities, reuse});
+        map = written.map;
+        return {digest: written.diffId, size: written.size};
+      });
+      return {diffId: blob.digest, size: blob.size, map};
+    }
     // The layer writer hashes every byte for the diffID; the blob writer trusts that digest instead of
     // hashing the same bytes again.
     const writer = store.content.createBlobWriter({precomputed: true});

@@ -6,6 +6,7 @@
 export {
   EMPTY_LAYER_DIFF_ID,
   writeLayer,
+  writeLayerFile,
   writeGzipLayer,
   type WrittenLayer,
   type WrittenCompressedLayer,
@@ -21,7 +22,7 @@ export {
   type LayerEntry,
   type LayerEntryType,
 } from './entry.js';
-export {startBackgroundHashing} from './background-hash.js';
+export {layerFilesOnline, startLayerFiles} from './layer-file.js';
 export {entriesFromDirectory, type DirectoryEntriesOptions} from './walk.js';
 export {changesBetween, changesFromOverlayUpper, type ChangesOptions} from './changes.js';
 export {applyLayer, isPrivileged, type ApplyOptions, type ApplyResult, type SkippedEntry} from './apply.js';

@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto';
 import {closeSync, createReadStream, openSync, readFileSync, readSync} from 'node:fs';
-import {open, stat, type FileHandle} from 'node:fs/promises';
+import {open, rm, stat, type FileHandle} from 'node:fs/promises';
 import {Transform, type Writable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {createGzip} from 'node:zlib';
@@ -16,7 +16,7 @@ import {
   type LayerEntry,
 } from './entry.js';
 import {LayerEntryError} from './errors.js';
-import {createLayerHash, shareableBuffer} from './background-hash.js';
+import {openLayerFile, type LayerFile} from './layer-file.js';
 
 /** Output is written in batches of about this many bytes. */
 const BATCH_BYTES = 1 << 20;
@@ -77,7 +77,7 @@ export async function writeLayer(
 ): Promise<WrittenLayer> {
   const sorted = await sortedEntries(entries);
   const mapper = options.identities ? new LayerMapper(options.identities) : undefined;
-  if (options.reuse && mapper) return spliceLayer(sorted, out, options.reuse, mapper);
+  if (options.reuse && mapper) return spliceLayer(sorted, streamOutput(out, options.reuse.blobPath), options.reuse, mapper);
   const {pack, pushed} = countingPack();
   const hash = createHash('sha256');
   let size = 0;
@@ -231,30 +231,31 @@ function countingPack(): {pack: tar.Pack; pushed: () => number} {
 const END_OF_TAR_BYTES = 1024;
 
 /**
- * `writeLayer` against an earlier layer: members whose signature is unchanged are read from the earlier blob
- * in large ranges, the others are encoded by tar-stream as usual (their archive trailer dropped), in layer
- * order. Only hashing the output is proportional to the layer; reading a few thousand source files is not.
+ * Where a spliced layer goes: ranges of the earlier blob and freshly encoded bytes, in layer order, hashed as
+ * they go. `close` releases what the output holds, whether or not it finished.
  */
-async function spliceLayer(sorted: LayerEntry[], out: Writable, reuse: LayerReuse, mapper: LayerMapper): Promise<WrittenLayer> {
+interface SpliceOutput {
+  copy(start: number, end: number): Promise<void>;
+  write(chunk: Buffer): Promise<void>;
+  /** After the last bytes, `size` of them: the hex SHA-256 of all of them. */
+  finish(size: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * `writeLayer` against an earlier layer: members whose signature is unchanged are taken from the earlier blob
+ * in large ranges, the others are encoded by tar-stream as usual (their archive trailer dropped), in layer
+ * order. Only hashing and copying the output is proportional to the layer; reading a few thousand source
+ * files is not.
+ */
+async function spliceLayer(sorted: LayerEntry[], output: SpliceOutput, reuse: LayerReuse, mapper: LayerMapper): Promise<WrittenLayer> {
   const earlier = new Map(reuse.map.map(entry => [entry.path, entry]));
   const sigs = sorted.map(entry => mapper.signature(entry));
-  const hash = createLayerHash();
   let size = 0;
-  const send = async (chunk: Buffer) => {
-    hash.update(chunk);
+  const write = (chunk: Buffer) => {
     size += chunk.length;
-    if (!out.write(chunk)) await new Promise<void>((resolve, reject) => {
-      const settle = (error?: Error) => {
-        out.off('drain', settle);
-        out.off('error', settle);
-        if (error) reject(error);
-        else resolve();
-      };
-      out.once('drain', settle);
-      out.once('error', settle);
-    });
+    return output.write(chunk);
   };
-  const source = await open(reuse.blobPath, 'r');
   try {
     let index = 0;
     while (index < sorted.length) {
@@ -276,7 +277,8 @@ async function spliceLayer(sorted: LayerEntry[], out: Writable, reuse: LayerReus
         rangeEnd = found.offset + found.length;
       }
       if (inRange) {
-        await copyRange(source, rangeStart, rangeEnd, reuse.blobPath, send);
+        await output.copy(rangeStart, rangeEnd);
+        size += rangeEnd - rangeStart;
         continue;
       }
       // A run of members encoded afresh, up to the next member that can be copied.
@@ -284,23 +286,104 @@ async function spliceLayer(sorted: LayerEntry[], out: Writable, reuse: LayerReus
         const sig = sigs[index];
         if (sig !== undefined && earlier.get(sorted[index].path)?.sig === sig) break;
       }
-      await encodeRun(sorted.slice(runStart, index), mapper, size, send);
+      await encodeRun(sorted.slice(runStart, index), mapper, size, write);
     }
-    await send(Buffer.alloc(END_OF_TAR_BYTES));
-    await new Promise<void>((resolve, reject) => {
-      out.once('error', reject);
-      out.end(() => resolve());
-    });
+    await write(Buffer.alloc(END_OF_TAR_BYTES));
+    const digest = await output.finish(size);
+    return {diffId: `sha256:${digest}`, size, map: mapper.map};
   } finally {
-    await source.close();
+    await output.close();
   }
-  return {diffId: `sha256:${await hash.digest()}`, size, map: mapper.map};
+}
+
+/** A splice into a stream on this thread: the earlier blob read ahead in the thread pool, hashed here. */
+function streamOutput(out: Writable, blobPath: string): SpliceOutput {
+  const hash = createHash('sha256');
+  let source: FileHandle | undefined;
+  const send = async (chunk: Buffer) => {
+    hash.update(chunk);
+    if (!out.write(chunk)) await new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error) => {
+        out.off('drain', settle);
+        out.off('error', settle);
+        if (error) reject(error);
+        else resolve();
+      };
+      out.once('drain', settle);
+      out.once('error', settle);
+    });
+  };
+  return {
+    async copy(start, end) {
+      source ??= await open(blobPath, 'r');
+      await copyRange(source, start, end, blobPath, send);
+    },
+    write: send,
+    async finish() {
+      await new Promise<void>((resolve, reject) => {
+        out.once('error', reject);
+        out.end(() => resolve());
+      });
+      return hash.digest('hex');
+    },
+    async close() {
+      await source?.close();
+    },
+  };
+}
+
+/** A splice into a file the layer file worker writes (see layer-file.ts). */
+function fileOutput(file: LayerFile): SpliceOutput {
+  let finished = false;
+  return {
+    async copy(start, end) {
+      file.copy(start, end);
+    },
+    write: chunk => file.write(chunk),
+    async finish(expected) {
+      const {digest, size} = await file.end();
+      finished = true;
+      if (size !== expected) throw new StrataError('ERR_LAYER_REUSE', `write layer: the worker wrote ${size} bytes, not ${expected}`);
+      return digest;
+    },
+    async close() {
+      if (!finished) await file.abort();
+    },
+  };
+}
+
+/**
+ * `writeLayer` into a new file at `path` (created, never overwritten; removed again on failure). A splice
+ * (`identities` and `reuse`) is written by the layer file worker when it runs, so that neither this thread nor
+ * the thread pool carries its copying and hashing; anything else is written as a stream from here.
+ */
+export async function writeLayerFile(
+  entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
+  path: string,
+  options: WriteLayerOptions = {},
+): Promise<WrittenLayer> {
+  if (options.reuse && options.identities) {
+    const sorted = await sortedEntries(entries);
+    const file = openLayerFile(path, options.reuse.blobPath);
+    if (file) return spliceLayer(sorted, fileOutput(file), options.reuse, new LayerMapper(options.identities));
+    entries = sorted;
+  }
+  // Opened first: a name that exists is refused and left alone; one made here is removed if the write fails.
+  const handle = await open(path, 'wx', 0o644);
+  const out = handle.createWriteStream();
+  try {
+    return await writeLayer(entries, out, options);
+  } catch (error) {
+    out.destroy();
+    await rm(path, {force: true});
+    throw error;
+  }
 }
 
 async function copyRange(source: FileHandle, start: number, end: number, path: string, send: (chunk: Buffer) => Promise<void>): Promise<void> {
   const readChunk = async (position: number): Promise<Buffer> => {
     const length = Math.min(BATCH_BYTES * 4, end - position);
-    const chunk = shareableBuffer(length);
+    const chunk = Buffer.allocUnsafe(length);
     let filled = 0;
     while (filled < length) {
       const {bytesRead} = await source.read(chunk, filled, length - filled, position + filled);

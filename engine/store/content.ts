@@ -66,6 +66,13 @@ export interface ContentStore {
    * that digest and checks the size, so the blob is not hashed twice.
    */
   createBlobWriter(options?: BlobWriterOptions): BlobWriter;
+  /**
+   * A put whose bytes the caller writes into a file itself (a worker thread writing a layer): `fill` gets a
+   * temporary path (never a blob's name) and creates the file there, then answers the digest it computed of
+   * exactly the bytes it wrote, and their size. The size is checked against the file, which is then made
+   * durable and moved into place as any put; whatever fails, nothing is left at the temporary path.
+   */
+  putBlobFile(fill: (path: string) => Promise<BlobInfo>): Promise<BlobInfo>;
   readBlob(blob: string | BlobInfo): Promise<Buffer>;
   openBlob(blob: string | BlobInfo): Readable;
   /** The stored size in bytes, or undefined when absent. */
@@ -185,6 +192,28 @@ export class FileContentStore implements ContentStore {
     await fs.mkdir(folder, {recursive: true});
     await fs.rename(temporary, target);
     await syncDirectory(folder);
+  }
+
+  async putBlobFile(fill: (path: string) => Promise<BlobInfo>): Promise<BlobInfo> {
+    const temporary = join(this.tmpDir, temporaryName('blob'));
+    try {
+      const claimed = await fill(temporary);
+      const target = this.blobPath(claimed.digest);
+      algorithmOf(claimed.digest);
+      const handle = await fs.open(temporary, 'r+');
+      try {
+        const {size} = await handle.stat();
+        checkExpected({digest: claimed.digest, size}, claimed, 'write blob');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await this.moveIntoPlace(temporary, target);
+      return {digest: claimed.digest, size: claimed.size};
+    } catch (error) {
+      await fs.rm(temporary, {force: true});
+      throw error;
+    }
   }
 
   createBlobWriter(options: BlobWriterOptions = {}): BlobWriter {

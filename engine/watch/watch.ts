@@ -38,7 +38,8 @@ import {watch as chokidarWatch, type FSWatcher} from 'chokidar';
 import type {BuildHooks, BuildResult} from '../build/build.js';
 import {BuildCancelledError} from '../build/errors.js';
 import type {StepRef} from '../build/events.js';
-import {startBackgroundHashing} from '../layer/background-hash.js';
+import {startLayerFiles} from '../layer/layer-file.js';
+import {startBackgroundSeeding} from '../build/snapshot-seed.js';
 import type {Store} from '../store/store.js';
 import {WatchContextError} from './errors.js';
 import {defaultDebounceMs, type WatchBuildOptions} from './options.js';
@@ -61,8 +62,10 @@ export async function watchBuild(options: WatchBuildOptions, onEvent: (event: Wa
     throw new WatchContextError(`watch ${contextDir}: no such folder`, {cause: error, hint: 'give the build context folder as the last argument'});
   }
   const dockerfile = options.dockerfile === undefined ? undefined : await realParent(resolve(options.dockerfile));
-  // Every rebuild re-hashes the layers it rewrites: a worker thread does that beside the build.
-  void startBackgroundHashing();
+  // Every rebuild writes its COPY layers again and links their snapshots: two threads do that beside the build,
+  // booted now rather than on the first edit.
+  void startLayerFiles();
+  startBackgroundSeeding();
   const session = new WatchSession({...options, contextDir: realContext, dockerfile}, onEvent);
   await session.run();
 }

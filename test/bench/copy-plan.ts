@@ -17,7 +17,7 @@ import {BuildCache} from '../../engine/build/cache.js';
 import {Context} from '../../engine/build/context.js';
 import {contextTree, planCopy, type CopyPlan} from '../../engine/build/copy.js';
 import {RootfsView} from '../../engine/build/rootfs-view.js';
-import {startBackgroundHashing, writeLayer, type LayerMapEntry} from '../../engine/layer/index.js';
+import {writeLayer, type LayerMapEntry} from '../../engine/layer/index.js';
 
 const fileCount = Number(process.argv[2] ?? 2000);
 const megabytes = Number(process.argv[3] ?? 20);
@@ -72,7 +72,6 @@ const discard = (onFirst: () => void) => {
 
 const dir = await mkdtemp(join(tmpdir(), 'strata-bench-copy-plan-'));
 try {
-  await startBackgroundHashing();
   const contextDir = join(dir, 'context');
   const lower = join(dir, 'lower');
   await mkdir(contextDir);

@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {createHash} from 'node:crypto';
 import tar from 'tar-stream';
-import {startBackgroundHashing, writeLayer, type LayerEntry, type LayerMapEntry} from '../../engine/layer/index.js';
+import {layerFilesOnline, startLayerFiles, writeLayer, writeLayerFile, type LayerEntry, type LayerMapEntry} from '../../engine/layer/index.js';
 import {collector} from './helpers.js';
 
 async function withTemp(body: (dir: string) => Promise<void>) {
@@ -95,22 +95,73 @@ describe('writeLayer with an earlier layer to reuse', () => {
     });
   });
 
-  test('hashed on the background worker (as watch mode does), a spliced layer has the digest of its bytes', async () => {
+  test('written by the layer file worker (as watch mode does), a spliced layer file holds the same bytes as a fresh write', async () => {
     await withTemp(async dir => {
       const files: Record<string, string> = {};
-      for (let index = 0; index < 30; index++) files[`app/m/f${index}`] = String(index).repeat(200_000);
+      // Past the worker's chunk and queue sizes, so that copies span several reads and writes wait for room.
+      for (let index = 0; index < 30; index++) files[`app/m/f${String(index).padStart(2, '0')}`] = String(index).repeat(400_000);
       await materialise(dir, files);
       const first = tree(dir, files);
       const earlier = await written(first.entries, first.identities);
       const blobPath = join(dir, 'earlier.tar');
       await writeFile(blobPath, earlier.bytes);
-      assert.equal(await startBackgroundHashing(), true, 'the worker starts on this machine');
-      files['app/m/f0'] = 'edited';
+      assert.equal(await startLayerFiles(), true, 'the worker starts on this machine');
+      assert.equal(layerFilesOnline(), true);
+      // One member copied, one changed in the middle, one added at the end (encoded runs between copies).
+      files['app/m/f10'] = 'edited';
+      files['app/m/f99'] = 'x'.repeat(9_000_000);
       await materialise(dir, files);
       const second = tree(dir, files);
-      const spliced = await written(second.entries, second.identities, {blobPath, map: earlier.map!});
-      assert.equal(spliced.diffId, `sha256:${createHash('sha256').update(spliced.bytes).digest('hex')}`);
-      assert.equal(spliced.diffId, (await written(second.entries)).diffId);
+      const target = join(dir, 'spliced.tar');
+      const spliced = await writeLayerFile(second.entries, target, {identities: second.identities, reuse: {blobPath, map: earlier.map!}});
+      const fresh = await written(second.entries);
+      const bytes = await readFile(target);
+      assert.ok(bytes.equals(fresh.bytes), 'the file is byte-identical to a fresh write');
+      assert.equal(spliced.diffId, `sha256:${createHash('sha256').update(bytes).digest('hex')}`);
+      assert.equal(spliced.size, bytes.length);
+      await assertMapFramesMembers(bytes, spliced.map!);
+      assert.ok((await readFile(blobPath)).equals(earlier.bytes), 'the earlier layer is untouched');
+      await assert.rejects(
+        writeLayerFile(second.entries, target, {identities: second.identities, reuse: {blobPath, map: earlier.map!}}),
+        /EEXIST/,
+        'an existing file is never written through',
+      );
+      assert.ok((await readFile(target)).equals(bytes), 'and it is left as it was');
+    });
+  });
+
+  test('without an earlier layer, a layer file is written from here with the same bytes, and never over an existing name', async () => {
+    await withTemp(async dir => {
+      const files = {'app/x': 'x'.repeat(3000), 'app/y': 'y'.repeat(70000)};
+      await materialise(dir, files);
+      const {entries, identities} = tree(dir, files);
+      const target = join(dir, 'fresh.tar');
+      const result = await writeLayerFile(entries, target, {identities});
+      const fresh = await written(entries, identities);
+      assert.ok((await readFile(target)).equals(fresh.bytes));
+      assert.equal(result.diffId, fresh.diffId);
+      assert.deepEqual(result.map, fresh.map);
+      await writeFile(join(dir, 'taken.tar'), 'someone else');
+      await assert.rejects(writeLayerFile(entries, join(dir, 'taken.tar')), /EEXIST/);
+      assert.equal(await readFile(join(dir, 'taken.tar'), 'utf8'), 'someone else', 'the existing file is left as it was');
+      const broken: LayerEntry[] = [...entries, {path: 'app/gone', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 5, sourcePath: join(dir, 'missing')}];
+      await assert.rejects(writeLayerFile(broken, join(dir, 'broken.tar')), /missing/);
+      assert.equal((await readdir(dir)).includes('broken.tar'), false, 'a failed write leaves no file');
+    });
+  });
+
+  test('on the worker, an earlier blob shorter than its map fails and leaves no file', async () => {
+    await withTemp(async dir => {
+      const files = {'app/x': 'x'.repeat(3000), 'app/y': 'y'.repeat(3000)};
+      await materialise(dir, files);
+      const first = tree(dir, files);
+      const earlier = await written(first.entries, first.identities);
+      const blobPath = join(dir, 'earlier.tar');
+      await writeFile(blobPath, earlier.bytes.subarray(0, 1024));
+      assert.equal(await startLayerFiles(), true);
+      const target = join(dir, 'spliced.tar');
+      await assert.rejects(writeLayerFile(first.entries, target, {identities: first.identities, reuse: {blobPath, map: earlier.map!}}), /shorter than its map/);
+      assert.deepEqual((await readdir(dir)).sort(), ['app_x', 'app_y', 'earlier.tar'], 'the half-written file is removed');
     });
   });
 

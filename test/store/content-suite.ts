@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import {Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {createHash} from 'node:crypto';
+import {stat, writeFile} from 'node:fs/promises';
 import {
   BlobNotFoundError, DigestMismatchError, SizeMismatchError, type ContentStore,
 } from '../../engine/store/index.js';
@@ -185,6 +186,41 @@ export function contentStoreSuite(name: string, makeStore: () => Promise<Content
       const missized = store.createBlobWriter({precomputed: true});
       missized.end(Buffer.from('abc'));
       await assert.rejects(missized.commit({digest: sha256('abc'), size: 4}), SizeMismatchError);
+      assert.deepEqual(await store.listBlobs(), []);
+    });
+
+    withStore('a blob file its caller fills is stored under the digest the caller computed', async ({store}) => {
+      const data = Buffer.from('written by someone else');
+      let seen: string | undefined;
+      const info = await store.putBlobFile(async path => {
+        seen = path;
+        await writeFile(path, data, {flag: 'wx'});
+        assert.deepEqual(await store.listBlobs(), [], 'the file is not a blob before it is complete');
+        return {digest: sha256(data), size: data.length};
+      });
+      assert.deepEqual(info, {digest: sha256(data), size: data.length});
+      assert.ok((await store.readBlob(info.digest)).equals(data));
+      await assert.rejects(stat(seen!), {code: 'ENOENT'}, 'nothing is left at the temporary path');
+    });
+
+    withStore('a blob file whose size is not what its caller says, or whose filling fails, leaves nothing', async ({store}) => {
+      await assert.rejects(
+        store.putBlobFile(async path => {
+          await writeFile(path, 'abc');
+          return {digest: sha256('abc'), size: 4};
+        }),
+        SizeMismatchError,
+      );
+      let left: string | undefined;
+      await assert.rejects(
+        store.putBlobFile(async path => {
+          left = path;
+          await writeFile(path, 'half');
+          throw new Error('the writer failed');
+        }),
+        /the writer failed/,
+      );
+      await assert.rejects(stat(left!), {code: 'ENOENT'}, 'the half-written file is removed');
       assert.deepEqual(await store.listBlobs(), []);
     });
 
