@@ -62,16 +62,18 @@ export interface ExtractOptions {
  * diff ID of the tar read (the caller compares it with the expected one).
  */
 export async function extractLayerDiff(blob: Readable, diff: string, lowerDirs: readonly string[], options: ExtractOptions = {}): Promise<string> {
-  await mkdir(diff, {recursive: true});
-  // One read of the blob feeds both the extraction and the whiteout scan.
+  // One read of the blob feeds both the extraction and the whiteout scan. Its errors are listened for before
+  // anything is awaited (a missing blob fails at once) and reach this call's caller through both consumers.
   const forApply = new PassThrough({highWaterMark: 1 << 20});
   const forScan = new PassThrough({highWaterMark: 1 << 20});
   blob.on('error', error => {
     forApply.destroy(error);
     forScan.destroy(error);
   });
+  for (const branch of [forApply, forScan]) branch.on('error', () => {});
   blob.pipe(forApply);
   blob.pipe(forScan);
+  await mkdir(diff, {recursive: true});
   const whiteouts: LayerWhiteouts = {removed: [], opaque: []};
   const [applied] = await Promise.all([
     applyLayer(forApply, diff, options.chown === undefined ? {} : {chown: options.chown}),

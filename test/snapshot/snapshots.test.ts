@@ -5,6 +5,7 @@ import {join} from 'node:path';
 import {chainIds} from '../../engine/image/index.js';
 import {listInStack, lookupInStack, SnapshotDigestError, Snapshots} from '../../engine/snapshot/index.js';
 import {probeRuntime, runIsolated} from '../../engine/runtime/index.js';
+import {BlobNotFoundError} from '../../engine/store/index.js';
 import {basePath} from '../helpers/base-image.js';
 import {dirEntry, fileEntry, listTree, openBaseRootfs, putLayer, treeFingerprint, unprivilegedRun} from '../runtime/fixtures.js';
 import type {BaseRootfs} from '../runtime/fixtures.js';
@@ -150,6 +151,14 @@ describe(`snapshots as ${who}`, () => {
     await assert.rejects(base.snapshots.ensure(stack, [...base.diffIds, real]), SnapshotDigestError);
     const chain = chainIds(stack).at(-1)!;
     await assert.rejects(lstat(base.snapshots.pathOf(chain)), {code: 'ENOENT'});
+    assert.ok(!(await readdir(base.snapshots.root)).some(name => name.startsWith('.tmp-')));
+  });
+
+  test('a layer whose blob is missing from the store fails with BlobNotFoundError and leaves no snapshot', async () => {
+    const missing = `sha256:${'e'.repeat(64)}`;
+    const stack = [...base.diffIds, missing];
+    await assert.rejects(base.snapshots.ensure(stack), BlobNotFoundError);
+    await assert.rejects(lstat(base.snapshots.pathOf(chainIds(stack).at(-1)!)), {code: 'ENOENT'});
     assert.ok(!(await readdir(base.snapshots.root)).some(name => name.startsWith('.tmp-')));
   });
 
