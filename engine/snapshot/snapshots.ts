@@ -29,6 +29,7 @@ import {join} from 'node:path';
 import type {Readable} from 'node:stream';
 import {fileURLToPath} from 'node:url';
 import {StrataError} from '../errors.js';
+import {BlobNotFoundError} from '../store/errors.js';
 import {chainIds} from '../image/index.js';
 import {hostTools, userNamespacePlan} from '../runtime/host-tools.js';
 import {removeContainerTree} from '../runtime/remove-tree.js';
@@ -68,6 +69,25 @@ function temporaryName(): string {
 
 async function exists(path: string): Promise<boolean> {
   return lstat(path).then(() => true, () => false);
+}
+
+/**
+ * Snapshots this process is still placing, by folder (`pathOf`): a seed the builder finishes in the background
+ * once its layer is stored. Whoever needs one of them waits for it rather than extracting the layer again.
+ */
+const placing = new Map<string, Promise<unknown>>();
+
+/** Say that the snapshot at `dir` (a `pathOf` folder) is being placed by `work` (which must not reject). */
+export function placingSnapshot(dir: string, work: Promise<unknown>): void {
+  placing.set(dir, work);
+  void work.finally(() => {
+    if (placing.get(dir) === work) placing.delete(dir);
+  });
+}
+
+/** Resolves once a placement of the snapshot at `dir` by this process is over (at once when there is none). */
+export async function snapshotPlaced(dir: string): Promise<void> {
+  await placing.get(dir);
 }
 
 export interface SnapshotsOptions {
@@ -176,6 +196,13 @@ export class Snapshots {
     return this.source.content.blobPath!.call(this.source.content, digest);
   }
 
+  /** `blobPath`, checked first: a missing blob is BlobNotFoundError, as a read in this process would say. */
+  private async existingBlobPath(digest: string): Promise<string> {
+    const path = this.blobPath(digest);
+    if (!(await exists(path))) throw new BlobNotFoundError(digest);
+    return path;
+  }
+
   /** The folder of the snapshot of `chainId` (whether or not it exists yet). */
   pathOf(chainId: string): string {
     return join(this.root, hex(chainId), 'diff');
@@ -196,6 +223,7 @@ export class Snapshots {
     for (let index = 0; index < chains.length; index++) {
       const chainId = chains[index]!;
       const dir = this.pathOf(chainId);
+      await snapshotPlaced(dir);
       if (!(await exists(dir))) {
         await this.extract(chainId, diffIds[index]!, layerDigests[index]!, index > 0 ? chains[index - 1] : undefined, dirs);
       }
@@ -218,7 +246,7 @@ export class Snapshots {
     try {
       const rootfs = join(temporary, 'rootfs');
       const found = this.inUserNamespace
-        ? (await mkdir(temporary, {recursive: true}), await runWorker({kind: 'merged', blobPaths: layerDigests.map(digest => this.blobPath(digest)), target: rootfs}))
+        ? (await mkdir(temporary, {recursive: true}), await runWorker({kind: 'merged', blobPaths: await Promise.all(layerDigests.map(digest => this.existingBlobPath(digest))), target: rootfs}))
         : await applyLayersInto(layerDigests.map(digest => () => this.source.content.openBlob(digest)), rootfs);
       for (let index = 0; index < diffIds.length; index++) {
         if (found[index] !== diffIds[index]) {
@@ -345,7 +373,7 @@ export class Snapshots {
     try {
       await mkdir(temporary, {recursive: true});
       const found = this.inUserNamespace
-        ? (await runWorker({kind: 'diff', blobPath: this.blobPath(layerDigest), target: diff, lowerDirs}))[0]
+        ? (await runWorker({kind: 'diff', blobPath: await this.existingBlobPath(layerDigest), target: diff, lowerDirs}))[0]
         : await extractLayerDiff(this.source.content.openBlob(layerDigest), diff, lowerDirs);
       if (found !== diffId) {
         throw new SnapshotDigestError(`extract layer ${layerDigest}: content has diff ID ${found}, expected ${diffId}`);
