@@ -27,7 +27,7 @@ import {
 import {chainId} from '../image/digest.js';
 import {MediaType, type Descriptor, type ImageConfig} from '../image/types.js';
 import type {LayerEntry, LayerMapEntry} from '../layer/index.js';
-import {Snapshots} from '../snapshot/snapshots.js';
+import {placingSnapshot, Snapshots} from '../snapshot/snapshots.js';
 import {Store} from '../store/store.js';
 import {isUserError} from '../errors.js';
 import {BuildCache, cacheKeyFor, explainMiss, stepIdentity, type CacheRecord, type StepInputs} from './cache.js';
@@ -140,7 +140,10 @@ interface PendingLayer {
   readonly ready: Promise<string[] | undefined>;
   /** The rest of the step: the layer stored, recorded and pushed onto the state, the step finished. */
   readonly done: Promise<void>;
-  /** Place the snapshot folder (or drop it if the step failed): once nothing runs on it any more. */
+  /**
+   * Place the snapshot folder (or drop it if the step failed): once nothing runs on it any more. Resolves
+   * before the folder is in place; `Snapshots.ensure` waits for it.
+   */
   place(): Promise<void>;
 }
 
@@ -877,7 +880,7 @@ class Builder {
     }
     try {
       if (spec.prepare) {
-        const prepared = await spec.prepare(new RootfsView(await lowerDirs()));
+      const prepared = await spec.prepare(new RootfsView(await lowerDirs()));
         definition = prepared.definition;
         partialInputs = prepared.inputs;
       }
@@ -945,8 +948,11 @@ class Builder {
               ready: firstFolders(linked),
               done,
               place: async () => {
-                if (storedLayer) await linked.finish(chainOf(layersBefore, storedLayer.diffId)).catch(() => false);
-                else await linked.abandon().catch(() => {});
+                if (!storedLayer) return linked.abandon().catch(() => {});
+                // The links may still be being made: the build goes on, and whoever needs this snapshot next
+                // waits for it (Snapshots.ensure, startSeed).
+                const layer = chainOf(layersBefore, storedLayer.diffId);
+                placingSnapshot(this.snapshots.pathOf(layer.chainId), linked.finish(layer).catch(() => false));
               },
             };
             return;

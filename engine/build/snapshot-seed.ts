@@ -23,7 +23,7 @@ import {join} from 'node:path';
 import {Worker} from 'node:worker_threads';
 import {chainIds} from '../image/digest.js';
 import type {LayerEntry} from '../layer/entry.js';
-import type {Snapshots} from '../snapshot/snapshots.js';
+import {snapshotPlaced, type Snapshots} from '../snapshot/snapshots.js';
 
 function hex(digest: string): string {
   return digest.slice(digest.indexOf(':') + 1);
@@ -75,7 +75,8 @@ export interface SeedInProgress {
   /**
    * The snapshot's `diff` folder once it is complete, before it is placed (linking seeds only; undefined when
    * linking failed). A RUN may use it as its top lower folder while the layer is still being stored, as long
-   * as it is done before `finish` or `abandon` is called.
+   * as it is done before `finish` or `abandon` is called. Where a view is offered, the links are only made
+   * once `finish` asks for them, so `ready` settles no earlier than that: use the view.
    */
   readonly ready?: Promise<string | undefined>;
   /**
@@ -112,6 +113,7 @@ export async function startSeed(snapshots: Snapshots, entries: readonly LayerEnt
   const temporary = join(snapshots.root, `.tmp-seed-${process.pid}-${randomBytes(6).toString('hex')}`);
   const diff = join(temporary, 'diff');
   mkdirSync(diff, {recursive: true});
+  if (reuse) await snapshotPlaced(reuse.dir);
   if (reuse && existsSync(reuse.dir)) return seedByLinking(snapshots, temporary, diff, entries, reuse);
   // GNU tar extracts the layer (clean relative paths, no whiteouts, every parent a folder entry, nothing
   // below a symlink: checked above), keeping owners, modes and times.
@@ -143,9 +145,11 @@ export async function startSeed(snapshots: Snapshots, entries: readonly LayerEnt
 }
 
 function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, entries: readonly LayerEntry[], reuse: SeedReuse): SeedInProgress {
-  // Started at once: the folders are made on the seeding thread while the layer writer hashes on this one.
+  // Started at once: the view is made on the seeding thread while the layer writer hashes on this one. With a
+  // view, the links wait for `finish`: until then the view serves, and thousands of links made meanwhile would
+  // only slow what runs on it.
   const viewDir = `${temporary}-view`;
-  const linking = startLinking(diff, entries, reuse, viewDir);
+  const linking = startLinking(diff, entries, reuse, viewDir, {deferLinks: true});
   const building = linking.built.then(
     () => true,
     () => false,
@@ -160,6 +164,7 @@ function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, en
     ready: building.then(ok => (ok ? diff : undefined)),
     view: viewing.then(ok => (ok ? [reuse.dir, viewDir] : undefined)),
     async finish(layer) {
+      linking.link();
       const ok = await building;
       await dropView();
       if (!ok) {
@@ -174,6 +179,7 @@ function seedByLinking(snapshots: Snapshots, temporary: string, diff: string, en
       return true;
     },
     async abandon() {
+      linking.drop();
       await building;
       await dropView();
       await rm(temporary, {recursive: true, force: true});
@@ -195,6 +201,16 @@ interface SeedJob {
   readonly links: string;
   /** Where to make the view folder first (see `SeedInProgress.view`), if wanted. */
   readonly view?: string;
+  /** With a view made, the links wait until they are asked for (`link`) or the job is dropped (`drop`). */
+  readonly deferLinks?: boolean;
+}
+
+/** A job on the seeding thread: its view, its whole result, and (deferred links) the calls that end the wait. */
+interface SeederRun {
+  readonly view: Promise<boolean>;
+  readonly built: Promise<void>;
+  link(): void;
+  drop(): void;
 }
 
 /**
@@ -220,13 +236,14 @@ export function startLinking(
   entries: readonly LayerEntry[],
   reuse: SeedReuse,
   viewDir?: string,
-): {view: Promise<boolean>; built: Promise<void>} {
+  options: {deferLinks?: boolean} = {},
+): SeederRun {
   try {
-    return runOnSeeder({diff, earlier: reuse.dir, ...seedItems(entries, reuse), ...(viewDir ? {view: viewDir} : {})});
+    return runOnSeeder({diff, earlier: reuse.dir, ...seedItems(entries, reuse), ...(viewDir ? {view: viewDir, deferLinks: options.deferLinks} : {})});
   } catch (error) {
     const failed = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     failed.catch(() => {});
-    return {view: Promise.resolve(false), built: failed};
+    return {view: Promise.resolve(false), built: failed, link: () => {}, drop: () => {}};
   }
 }
 
@@ -331,6 +348,9 @@ function makeView(job, dirs, links) {
   finishFolders(job.view, viewDirs);
   return true;
 }
+/** Jobs whose view is made and whose links wait to be asked for (\`link\`), by id. */
+const waiting = new Map();
+/** Make the view, if asked; true when the links are to wait (a view was made and the job defers them). */
 function build(job) {
   // Sorted, a folder comes before everything below it.
   const dirs = job.items.filter(item => item[0] === 'd').sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
@@ -344,6 +364,14 @@ function build(job) {
     }
     parentPort.postMessage({id: job.id, view});
   }
+  if (view && job.deferLinks) {
+    waiting.set(job.id, () => link(job, dirs, links, view));
+    return true;
+  }
+  link(job, dirs, links, view);
+  return false;
+}
+function link(job, dirs, links, view) {
   make(job.diff, dirs, []);
   for (const path of links) fs.linkSync(join(job.earlier, path), join(job.diff, path));
   const hardlinks = make(job.diff, [], job.items, view ? job.view : undefined);
@@ -353,7 +381,19 @@ function build(job) {
 parentPort.on('message', job => {
   try {
     if (job.remove) fs.rmSync(job.remove, {recursive: true, force: true});
-    else build(job);
+    else if (job.link !== undefined || job.drop !== undefined) {
+      const id = job.link ?? job.drop;
+      const rest = waiting.get(id);
+      waiting.delete(id);
+      if (!rest) return;
+      try {
+        if (job.link !== undefined) rest();
+        parentPort.postMessage({id});
+      } catch (error) {
+        parentPort.postMessage({id, error: error instanceof Error ? error.message : String(error)});
+      }
+      return;
+    } else if (build(job)) return;
     parentPort.postMessage({id: job.id});
   } catch (error) {
     parentPort.postMessage({id: job.id, error: error instanceof Error ? error.message : String(error)});
@@ -367,6 +407,8 @@ interface PendingJob {
   view(made: boolean): void;
   resolve(): void;
   reject(error: Error): void;
+  /** Its links wait, once its view is made (see `SeedJob.deferLinks`). */
+  readonly deferred: boolean;
 }
 const pending = new Map<number, PendingJob>();
 
@@ -388,14 +430,15 @@ export function startBackgroundSeeding(): boolean {
  * Run a job on the seeding thread, started on first use and kept (unreferenced while idle, so it never keeps
  * the process alive): starting a process for each seed costs this thread a fork of the whole process.
  */
-function runOnSeeder(job: SeedJob | {remove: string}): {view: Promise<boolean>; built: Promise<void>} {
+function runOnSeeder(job: SeedJob | {remove: string}): SeederRun {
   const thread = (seeder ??= startSeeder());
   const id = nextJob++;
-  thread.ref();
   let view!: (made: boolean) => void;
   const viewing = new Promise<boolean>(resolve => (view = resolve));
+  const deferred = 'deferLinks' in job && job.deferLinks === true;
   const built = new Promise<void>((resolve, reject) => {
-    pending.set(id, {view, resolve, reject});
+    pending.set(id, {view, resolve, reject, deferred});
+    holdSeeder(thread);
     thread.postMessage({id, ...job});
   });
   // Settled in any case, so that a view nobody asked for is never left waiting.
@@ -403,7 +446,27 @@ function runOnSeeder(job: SeedJob | {remove: string}): {view: Promise<boolean>; 
     () => view(false),
     () => view(false),
   );
-  return {view: viewing, built};
+  const resume = (how: 'link' | 'drop') => {
+    if (parked.delete(id)) {
+      holdSeeder(thread);
+      thread.postMessage({[how]: id});
+    } else if (pending.has(id) && deferred) {
+      // Asked before the view is made: the thread is told as soon as it says the links wait.
+      requested.set(id, how);
+    }
+  };
+  return {view: viewing, built, link: () => resume('link'), drop: () => resume('drop')};
+}
+
+/** Jobs whose links wait to be asked for: they do not keep the process alive. */
+const parked = new Set<number>();
+/** What was asked of a deferring job before its links were waiting. */
+const requested = new Map<number, 'link' | 'drop'>();
+
+/** Keep the process alive while the seeding thread has work that someone waits for. */
+function holdSeeder(thread: Worker): void {
+  if (pending.size > parked.size) thread.ref();
+  else thread.unref();
 }
 
 async function removeOnSeeder(path: string): Promise<void> {
@@ -417,11 +480,20 @@ function startSeeder(): Worker {
   thread.on('message', (reply: {id: number; view?: boolean; error?: string}) => {
     const job = pending.get(reply.id);
     if (reply.view !== undefined) {
+      if (reply.view && job?.deferred) {
+        const how = requested.get(reply.id);
+        requested.delete(reply.id);
+        if (how) thread.postMessage({[how]: reply.id});
+        else parked.add(reply.id);
+      }
+      holdSeeder(thread);
       job?.view(reply.view);
       return;
     }
     pending.delete(reply.id);
-    if (pending.size === 0) thread.unref();
+    parked.delete(reply.id);
+    requested.delete(reply.id);
+    holdSeeder(thread);
     if (reply.error === undefined) job?.resolve();
     else job?.reject(new Error(`seed snapshot: ${reply.error}`));
   });
@@ -430,6 +502,8 @@ function startSeeder(): Worker {
     // Whoever waits gets no folder from a dead thread; the next seed starts another.
     for (const job of pending.values()) job.reject(new Error(`seed snapshot: ${error?.message ?? 'the seeding thread stopped'}`));
     pending.clear();
+    parked.clear();
+    requested.clear();
   };
   thread.once('error', fail);
   thread.once('exit', () => fail());

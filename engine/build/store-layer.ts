@@ -8,8 +8,8 @@
  * earlier blob was collected meanwhile), the layer is written again from its sources.
  */
 import {Writable} from 'node:stream';
-import {layerFilesOnline, writeLayer, writeLayerFile, type LayerEntry, type LayerMapEntry, type LayerReuse} from '../layer/index.js';
-import type {BlobInfo, BlobWriter, BlobWriterOptions} from '../store/content.js';
+import {layerFilesOnline, rememberLayerFile, writeLayer, writeLayerFile, type LayerEntry, type LayerMapEntry, type LayerReuse} from '../layer/index.js';
+import type {FileContentStore} from '../store/content.js';
 
 export interface StoreLayerOptions {
   /** Gets a copy of the tar bytes (the snapshot seeder). */
@@ -28,10 +28,21 @@ export interface StoredLayer {
 
 export async function storeLayer(
   entries: readonly LayerEntry[],
-  store: {content: {createBlobWriter(options?: BlobWriterOptions): BlobWriter; putBlobFile(fill: (path: string) => Promise<BlobInfo>): Promise<BlobInfo>}},
+  store: {content: Pick<FileContentStore, 'createBlobWriter' | 'putBlobFile' | 'blobPath' | 'tmpDir'>},
   options: StoreLayerOptions = {},
 ): Promise<StoredLayer> {
-  const attempt = async (reuse: LayerReuse | undefined): Promise<StoredLayer> => {
+  const {splicedFrom, ...stored} = await storeLayerOnce(entries, store, options);
+  // A COPY's layer: the next rebuild of the step may write its layer over a copy of this one.
+  if (options.identities) rememberLayerFile(store.content.blobPath(stored.diffId), splicedFrom, store.content.tmpDir);
+  return stored;
+}
+
+async function storeLayerOnce(
+  entries: readonly LayerEntry[],
+  store: {content: Pick<FileContentStore, 'createBlobWriter' | 'putBlobFile'>},
+  options: StoreLayerOptions,
+): Promise<StoredLayer & {splicedFrom?: string}> {
+  const attempt = async (reuse: LayerReuse | undefined): Promise<StoredLayer & {splicedFrom?: string}> => {
     // A splice is written by the layer file worker when it runs (watch mode), off this thread and its pool.
     if (reuse && !options.tee && layerFilesOnline()) {
       let map: LayerMapEntry[] | undefined;
@@ -40,7 +51,7 @@ export async function storeLayer(
         map = written.map;
         return {digest: written.diffId, size: written.size};
       });
-      return {diffId: blob.digest, size: blob.size, map};
+      return {diffId: blob.digest, size: blob.size, map, splicedFrom: reuse.blobPath};
     }
     // The layer writer hashes every byte for the diffID; the blob writer trusts that digest instead of
     // hashing the same bytes again.
@@ -48,7 +59,7 @@ export async function storeLayer(
     try {
       const written = await writeLayer(entries, options.tee ? withTee(writer, options.tee) : writer, {identities: options.identities, reuse});
       const blob = await writer.commit({digest: written.diffId, size: written.size});
-      return {diffId: blob.digest, size: blob.size, map: written.map};
+      return {diffId: blob.digest, size: blob.size, map: written.map, splicedFrom: reuse?.blobPath};
     } catch (error) {
       await writer.abort().catch(() => {});
       throw error;

@@ -22,7 +22,7 @@ export {
   type LayerEntry,
   type LayerEntryType,
 } from './entry.js';
-export {layerFilesOnline, startLayerFiles} from './layer-file.js';
+export {dropSpareLayerFiles, layerFilesOnline, makeSpareLayerFiles, rememberLayerFile, startLayerFiles} from './layer-file.js';
 export {entriesFromDirectory, type DirectoryEntriesOptions} from './walk.js';
 export {changesBetween, changesFromOverlayUpper, type ChangesOptions} from './changes.js';
 export {applyLayer, isPrivileged, type ApplyOptions, type ApplyResult, type SkippedEntry} from './apply.js';

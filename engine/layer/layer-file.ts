@@ -8,6 +8,13 @@
  * worker does all of it with synchronous calls in a thread of its own: this thread only posts the ranges and
  * the freshly encoded members, in order.
  *
+ * Writing the megabytes is the larger part of that work: every page of a new file is memory the kernel must
+ * find (on a virtual machine that hands freed memory back to its host, memory the host must fault in again),
+ * then data the disk must take at the fsync. So a layer file is written, where it can be, over a spare: a copy
+ * of an earlier layer of the same line (the layers spliced one from another), made while the process is idle
+ * (`makeSpareLayerFiles`, which watch calls after each rebuild). Only the pages whose bytes differ are written,
+ * then the file is cut to its length; the unchanged pages stay as they are, in memory and on disk.
+ *
  * Contract:
  * - `startLayerFiles` boots the worker (idempotent; watch does, once); it never keeps the process alive.
  *   Until it is online, or where workers cannot start, `openLayerFile` answers undefined and the caller writes
@@ -15,12 +22,19 @@
  * - A `LayerFile` creates its target (exclusively: an existing name is an error, nothing is written through
  *   it), appends `copy` ranges of its source and `write` chunks in the order they are given, hashes exactly
  *   those bytes, and on `end` closes the file and answers their SHA-256 and size (making them durable is the
-   caller's part: the store fsyncs every blob it takes in). A source
- *   shorter than a range fails the file with `ERR_LAYER_REUSE`. Any failure, `abort`, or the worker dying makes
- *   `end` reject; the target is then removed.
+ *   caller's part: the store fsyncs every blob it takes in). A spare, when one is used, is moved to the target
+ *   name first (a link, so that an existing target still fails); its bytes never show through: every byte
+ *   below the layer's size is compared and written where it differs, and the rest is cut off. A source
+ *   shorter than a range fails the file with `ERR_LAYER_REUSE`. Any failure, `abort`, or the worker dying
+ *   makes `end` reject; the target is then removed.
  * - `write` resolves once the worker holds less than a few megabytes of this file's chunks, so memory stays
  *   bounded whatever the layer's size.
+ * - Spares are files of the caller's choosing folder (the store's tmp/), at most a few at once, each used
+ *   once; `dropSpareLayerFiles` removes them. A spare that has disappeared (a gc of old temporary files) only
+ *   means a fresh file.
  */
+import {randomBytes} from 'node:crypto';
+import {join} from 'node:path';
 import {Worker} from 'node:worker_threads';
 import {StrataError} from '../errors.js';
 
@@ -30,16 +44,49 @@ const {parentPort} = require('node:worker_threads');
 const fs = require('node:fs');
 const {createHash} = require('node:crypto');
 const CHUNK = 4 << 20;
+const PAGE = 4096;
 let buffer;
+let existing;
 const files = new Map();
 function failed(file, id, error, code) {
   if (file.error) return;
   file.error = {message: error instanceof Error ? error.message : String(error), code};
   parentPort.postMessage({id, error: file.error});
 }
+function writeAll(fd, bytes, from, to, position) {
+  for (let done = from; done < to; ) done += fs.writeSync(fd, bytes, done, to - done, position + done - from);
+}
+/** Over a spare: read what the file holds at this place, write only the pages that differ. */
+function writeChanged(file, bytes) {
+  existing ??= Buffer.allocUnsafe(CHUNK);
+  for (let base = 0; base < bytes.length; base += CHUNK) {
+    const length = Math.min(CHUNK, bytes.length - base);
+    const position = file.size + base;
+    let got = 0;
+    while (got < length) {
+      const read = fs.readSync(file.out, existing, got, length - got, position + got);
+      if (read === 0) break;
+      got += read;
+    }
+    // Runs of differing pages, each written at once.
+    let from = -1;
+    for (let at = 0; at < length; at += PAGE) {
+      const end = Math.min(at + PAGE, length);
+      const differs = end > got || bytes.compare(existing, at, end, base + at, base + end) !== 0;
+      if (differs) {
+        if (from < 0) from = at;
+      } else if (from >= 0) {
+        writeAll(file.out, bytes, base + from, base + at, position + from);
+        from = -1;
+      }
+    }
+    if (from >= 0) writeAll(file.out, bytes, base + from, base + length, position + from);
+  }
+}
 function append(file, bytes) {
   file.hash.update(bytes);
-  for (let done = 0; done < bytes.length; ) done += fs.writeSync(file.out, bytes, done, bytes.length - done);
+  if (file.over) writeChanged(file, bytes);
+  else writeAll(file.out, bytes, 0, bytes.length, file.size);
   file.size += bytes.length;
 }
 function copy(file, id, start, end) {
@@ -52,21 +99,78 @@ function copy(file, id, start, end) {
       if (read === 0) return failed(file, id, 'shorter than its map', 'ERR_LAYER_REUSE');
       filled += read;
     }
-    append(file, buffer.subarray(0, length));
+    const bytes = buffer.subarray(0, length);
+    if (file.copyOfSource && file.size === position) {
+      // Over a copy of the source, where the source's bytes stay in place: they are there already.
+      file.hash.update(bytes);
+      file.size += length;
+    } else {
+      append(file, bytes);
+    }
     position += length;
   }
 }
 function close(file) {
   for (const fd of [file.out, file.source]) if (fd !== undefined) try { fs.closeSync(fd); } catch {}
 }
+/**
+ * The target, exclusively: made from the spare (\`over\`) when it is still there, else fresh. A spare that is a
+ * complete copy of the source (\`copyOfSource\`, its size checked here) holds the source's bytes where they lie.
+ */
+function create(file, open) {
+  if (open.over) {
+    let linked = false;
+    try {
+      // A link, not a rename: an existing target must fail as it would without a spare.
+      fs.linkSync(open.over, open.target);
+      linked = true;
+    } catch (error) {
+      if (error.code === 'EEXIST') throw error;
+      // Otherwise the spare is gone: a fresh file.
+    }
+    if (linked) {
+      file.created = true;
+      try { fs.unlinkSync(open.over); } catch {}
+      file.over = true;
+      file.out = fs.openSync(open.target, 'r+');
+      file.copyOfSource = open.copyOfSource === true;
+      return;
+    }
+  }
+  file.out = fs.openSync(open.target, 'wx', 0o644);
+  file.created = true;
+}
 parentPort.on('message', message => {
   const id = message.id;
+  if (message.spare) {
+    let made = false;
+    try {
+      fs.copyFileSync(message.spare.source, message.spare.path, fs.constants.COPYFILE_EXCL);
+      // On disk now, while nothing waits: the fsync of the layer written over it then has only its changes.
+      const fd = fs.openSync(message.spare.path, 'r');
+      try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+      made = true;
+    } catch {
+      try { fs.unlinkSync(message.spare.path); } catch {}
+    }
+    parentPort.postMessage({id, done: true, made});
+    return;
+  }
+  if (message.remove) {
+    for (const path of message.remove) try { fs.unlinkSync(path); } catch {}
+    parentPort.postMessage({id, done: true});
+    return;
+  }
   if (message.open) {
-    const file = {hash: createHash('sha256'), size: 0, out: undefined, source: undefined, target: message.open.target, error: undefined};
+    const file = {
+      hash: createHash('sha256'), size: 0, out: undefined, source: undefined, over: false, copyOfSource: false, created: false,
+      target: message.open.target, error: undefined,
+    };
     files.set(id, file);
     try {
-      file.out = fs.openSync(message.open.target, 'wx', 0o644);
+      create(file, message.open);
       if (message.open.source) file.source = fs.openSync(message.open.source, 'r');
+      if (file.copyOfSource && fs.fstatSync(file.source).size !== fs.fstatSync(file.out).size) file.copyOfSource = false;
     } catch (error) {
       failed(file, id, error);
     }
@@ -82,16 +186,26 @@ parentPort.on('message', message => {
   }
   if (message.bytes) {
     if (!file.error) {
-      try { append(file, message.bytes); } catch (error) { failed(file, id, error); }
+      // A posted Buffer arrives as a plain Uint8Array: the same bytes, seen as a Buffer again.
+      const bytes = Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
+      try { append(file, bytes); } catch (error) { failed(file, id, error); }
     }
     parentPort.postMessage({id, acked: message.bytes.length});
     return;
   }
   files.delete(id);
-  const digest = message.end && !file.error ? file.hash.digest('hex') : undefined;
+  let digest;
+  if (message.end && !file.error) {
+    try {
+      if (file.over) fs.ftruncateSync(file.out, file.size);
+      digest = file.hash.digest('hex');
+    } catch (error) {
+      failed(file, id, error);
+    }
+  }
   close(file);
   // Only a file this worker created is removed: a name that existed was never opened.
-  if ((message.abort || file.error) && file.out !== undefined) try { fs.unlinkSync(file.target); } catch {}
+  if ((message.abort || file.error) && file.created) try { fs.unlinkSync(file.target); } catch {}
   parentPort.postMessage({id, done: true, digest, size: file.size, error: file.error});
 });
 `;
@@ -99,12 +213,17 @@ parentPort.on('message', message => {
 /** Chunks of one file the worker may hold before `write` waits. */
 const MAX_QUEUED_BYTES = 8 << 20;
 
+/** Spares kept at once (one per line of layers), and lines remembered. */
+const MAX_SPARES = 4;
+const MAX_LINES = 64;
+
 interface Reply {
   readonly id: number;
   readonly acked?: number;
   readonly done?: boolean;
   readonly digest?: string;
   readonly size?: number;
+  readonly made?: boolean;
   readonly error?: {message: string; code?: string};
 }
 
@@ -112,7 +231,16 @@ let worker: Worker | undefined;
 let online = false;
 let started: Promise<boolean> | undefined;
 let nextId = 0;
-const open = new Map<number, WorkerLayerFile>();
+/** Files and spare copies in flight, by message id. */
+const open = new Map<number, {receive(reply: Reply): void}>();
+
+/** The line of layers each layer file belongs to (layers spliced one from another), by path. */
+const lineOf = new Map<string, number>();
+let nextLine = 0;
+/** Layers written since the last `makeSpareLayerFiles`: the newest of each line, with the folder for its spare. */
+const wanted = new Map<number, {from: string; folder: string}>();
+/** A spare per line: a copy of one of its layers (`from`), or being made. */
+const spares = new Map<number, {path: string; from: string}>();
 
 /**
  * Boot the worker (idempotent). Resolves true once it is online, false when it cannot run; nobody needs to
@@ -140,12 +268,18 @@ export function startLayerFiles(): Promise<boolean> {
       worker = undefined;
       online = false;
       started = undefined;
+      spares.clear();
     }
     for (const file of open.values()) file.receive({id: -1, done: true, error: {message: 'the layer file worker stopped'}});
   };
   thread.once('error', fail);
   thread.once('exit', fail);
   return started;
+}
+
+/** Whether `openLayerFile` can open files now. */
+export function layerFilesOnline(): boolean {
+  return worker !== undefined && online;
 }
 
 /** A layer file being written on the worker (see the module contract). */
@@ -160,22 +294,88 @@ export interface LayerFile {
   abort(): Promise<void>;
 }
 
-/** Whether `openLayerFile` can open files now. */
-export function layerFilesOnline(): boolean {
-  return worker !== undefined && online;
-}
-
 /**
  * Create `target` on the worker, with `source` (an immutable file, such as an earlier layer blob) to copy
- * ranges from; undefined when the worker is not online.
+ * ranges from, over the spare of `source`'s line when there is one; undefined when the worker is not online.
  */
 export function openLayerFile(target: string, source?: string): LayerFile | undefined {
   if (!worker || !online) return undefined;
+  const line = source === undefined ? undefined : lineOf.get(source);
+  const spare = line === undefined ? undefined : spares.get(line);
+  if (line !== undefined) spares.delete(line);
   const file = new WorkerLayerFile(worker, nextId++, source);
   open.set(file.id, file);
   worker.ref();
-  worker.postMessage({id: file.id, open: {target, source}});
+  worker.postMessage({id: file.id, open: {target, source, over: spare?.path, copyOfSource: spare !== undefined && spare.from === source}});
   return file;
+}
+
+/**
+ * A layer became `blobPath` (a name that never changes), spliced from `source` (undefined: written afresh, the
+ * first of a line): it joins `source`'s line, and is the one that line's next spare is copied from, into
+ * `folder` (on the file system of the targets). Does nothing while the worker is not online.
+ */
+export function rememberLayerFile(blobPath: string, source: string | undefined, folder: string): void {
+  if (!worker || !online) return;
+  let line = source === undefined ? undefined : lineOf.get(source);
+  if (line === undefined) line = nextLine++;
+  lineOf.set(blobPath, line);
+  while (lineOf.size > MAX_LINES) lineOf.delete(lineOf.keys().next().value!);
+  wanted.delete(line);
+  wanted.set(line, {from: blobPath, folder});
+}
+
+/**
+ * Copy a spare for each line written to since the last call that has none (the most recent lines first, at
+ * most a few in all). For an idle moment: the copies run on the worker, before any file opened after them.
+ * Resolves when they are made.
+ */
+export async function makeSpareLayerFiles(): Promise<void> {
+  const thread = worker;
+  if (!thread || !online) return;
+  const jobs: Promise<unknown>[] = [];
+  for (const [line, {from, folder}] of [...wanted].reverse()) {
+    wanted.delete(line);
+    if (spares.has(line)) continue;
+    if (spares.size >= MAX_SPARES) break;
+    const path = join(folder, `spare-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const spare = {path, from};
+    spares.set(line, spare);
+    jobs.push(
+      job(thread, {spare: {source: from, path}}).then(reply => {
+        if (!reply.made && spares.get(line) === spare) spares.delete(line);
+      }),
+    );
+  }
+  wanted.clear();
+  await Promise.all(jobs);
+}
+
+/** Remove every spare (watch does when it stops); resolves when they are gone. */
+export async function dropSpareLayerFiles(): Promise<void> {
+  const paths = [...spares.values()].map(spare => spare.path);
+  spares.clear();
+  wanted.clear();
+  const thread = worker;
+  if (!thread || paths.length === 0) return;
+  await job(thread, {remove: paths});
+}
+
+/** Post a job that is not a file (a spare copy, a removal) and wait for its reply. */
+function job(thread: Worker, message: object): Promise<Reply> {
+  const id = nextId++;
+  thread.ref();
+  return new Promise(resolve => {
+    open.set(id, {
+      receive: reply => {
+        if (!reply.done) return;
+        open.delete(id);
+        if (open.size === 0) thread.unref();
+        resolve(reply);
+      },
+    });
+    thread.postMessage({id, ...message});
+  });
 }
 
 class WorkerLayerFile implements LayerFile {

@@ -204,6 +204,9 @@ export class FileContentStore implements ContentStore {
       try {
         const {size} = await handle.stat();
         checkExpected({digest: claimed.digest, size}, claimed, 'write blob');
+        // Its time says when it was written, for gc's grace period, even if `fill` wrote over an older file.
+        const now = new Date();
+        await handle.utimes(now, now);
         await handle.sync();
       } finally {
         await handle.close();

@@ -42,7 +42,8 @@ export class GcRefusedError extends StrataError {
   }
 }
 
-const storeTemporaryPrefixes = ['blob-', 'index-', 'init-'];
+// `spare-`: copies of layers that a watching process writes its next layer over (engine/layer/layer-file.ts).
+const storeTemporaryPrefixes = ['blob-', 'index-', 'init-', 'spare-'];
 
 /** Every digest reachable from the index and `keep`. */
 export async function reachableDigests(store: Store, keep: Iterable<string> = []): Promise<Set<string>> {

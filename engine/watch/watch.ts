@@ -38,7 +38,7 @@ import {watch as chokidarWatch, type FSWatcher} from 'chokidar';
 import type {BuildHooks, BuildResult} from '../build/build.js';
 import {BuildCancelledError} from '../build/errors.js';
 import type {StepRef} from '../build/events.js';
-import {startLayerFiles} from '../layer/layer-file.js';
+import {dropSpareLayerFiles, makeSpareLayerFiles, startLayerFiles} from '../layer/layer-file.js';
 import {startBackgroundSeeding} from '../build/snapshot-seed.js';
 import type {Store} from '../store/store.js';
 import {WatchContextError} from './errors.js';
@@ -67,8 +67,17 @@ export async function watchBuild(options: WatchBuildOptions, onEvent: (event: Wa
   void startLayerFiles();
   startBackgroundSeeding();
   const session = new WatchSession({...options, contextDir: realContext, dockerfile}, onEvent);
-  await session.run();
+  sessions++;
+  try {
+    await session.run();
+  } finally {
+    // The spares are for rebuilds: once nobody watches in this process, they go.
+    if (--sessions === 0) await dropSpareLayerFiles();
+  }
 }
+
+/** Watch sessions running in this process. */
+let sessions = 0;
 
 /** The path with its folder's symlinks resolved (the file itself may be missing, or a symlink). */
 async function realParent(path: string): Promise<string> {
@@ -574,6 +583,9 @@ class WatchSession {
     } finally {
       this.building = false;
       this.builds++;
+      // While the user looks at the result: copies of the layers just written, for the next rebuild to write
+      // its layers over (only the pages that differ are written then; see engine/layer/layer-file.ts).
+      void makeSpareLayerFiles();
     }
   }
 

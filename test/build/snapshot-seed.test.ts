@@ -1,13 +1,14 @@
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
 import {createHash} from 'node:crypto';
-import {lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile} from 'node:fs/promises';
+import {lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {spawnSync} from 'node:child_process';
 import {join} from 'node:path';
 import {chainOf, startSeed, type SeedReuse} from '../../engine/build/snapshot-seed.js';
 import type {LayerEntry} from '../../engine/layer/index.js';
 import {Snapshots} from '../../engine/snapshot/index.js';
+import {placingSnapshot} from '../../engine/snapshot/snapshots.js';
 import {Store} from '../../engine/store/index.js';
 import {putLayer} from '../runtime/fixtures.js';
 
@@ -218,6 +219,62 @@ describe('seeding a rebuilt COPY snapshot from the earlier one', {skip: isRoot ?
     const sources = await Promise.all(now.filter(entry => entry.sourcePath).map(entry => readFile(entry.sourcePath!, 'utf8')));
     await rebuild(earlier, now, {expectView: true, expectLinked: ['srv/a.txt']});
     assert.deepEqual(await Promise.all(now.filter(entry => entry.sourcePath).map(entry => readFile(entry.sourcePath!, 'utf8'))), sources, 'sources unchanged');
+  });
+
+  test('with a view, the links wait for finish; finish or abandon asked before the view is made still settle', async () => {
+    const {store, snapshots} = await freshStore();
+    const earlierDir = await extracted({store, snapshots}, base());
+    const now = replace(base(), 'app/src/main.js', file('app/src/main.js', 'main 2', 0o644, 9));
+    const reuse: SeedReuse = {dir: earlierDir, previous: identitiesOf(base()), current: identitiesOf(now)};
+    const diffId = await putLayer(store, now);
+    const layer = chainOf([], diffId);
+    const temporaries = async () => (await readdir(snapshots.root)).filter(name => name.startsWith('.tmp'));
+
+    const waiting = await startSeed(snapshots, now, reuse);
+    assert.ok(waiting?.view && waiting.ready);
+    assert.ok(await waiting.view, 'a view is offered');
+    const [folder] = (await temporaries()).filter(name => !name.endsWith('-view'));
+    assert.ok(folder);
+    // The seeding thread answers in order: once this later job is done, an eager seed would have linked.
+    const later = await startSeed(snapshots, now, reuse);
+    await later!.abandon();
+    assert.deepEqual(await readdir(join(snapshots.root, folder, 'diff')), [], 'no link is made before finish');
+    let settled = false;
+    void waiting.ready.then(() => (settled = true));
+    await new Promise(resolve => setTimeout(resolve, 50));
+    assert.equal(settled, false, 'the linked folder is not ready while the links wait');
+    assert.equal(await waiting.finish(layer), true);
+    assert.equal(settled, true);
+    assert.deepEqual(lines(await members(snapshots.pathOf(layer.chainId))), lines(await members(await extracted(await freshStore(), now))));
+
+    // Asked at once, before the thread has said whether it made a view.
+    await snapshots.remove(layer.chainId);
+    const eager = await startSeed(snapshots, now, reuse);
+    assert.equal(await eager!.finish(layer), true, 'finish asked before the view is made completes');
+    assert.deepEqual(lines(await members(snapshots.pathOf(layer.chainId))), lines(await members(await extracted(await freshStore(), now))));
+    const dropped = await startSeed(snapshots, now, reuse);
+    await dropped!.abandon();
+    assert.deepEqual(await temporaries(), [], 'nothing is left of the abandoned seeds');
+  });
+
+  test('ensure waits for a snapshot this process is still placing instead of extracting it', async () => {
+    const {store, snapshots} = await freshStore();
+    // A layer whose blob is not in the store: extracting it would fail.
+    const diffId = `sha256:${createHash('sha256').update('never stored').digest('hex')}`;
+    const dir = snapshots.pathOf(chainOf([], diffId).chainId);
+    let place!: () => void;
+    placingSnapshot(dir, new Promise<void>(resolve => (place = resolve)).then(async () => {
+      await mkdir(dir, {recursive: true});
+      await writeFile(join(dir, 'placed.txt'), 'by the seed');
+    }));
+    const ensured = snapshots.ensure([diffId]);
+    await new Promise(resolve => setTimeout(resolve, 20));
+    place();
+    assert.deepEqual(await ensured, [dir]);
+    assert.equal(await readFile(join(dir, 'placed.txt'), 'utf8'), 'by the seed');
+    // One nobody places is extracted: here its blob is missing, which is an error (not a crash), leaving nothing.
+    await assert.rejects(new Snapshots(store).ensure([`sha256:${'0'.repeat(64)}`]), /read blob sha256:0+: not found/);
+    assert.deepEqual((await readdir(snapshots.root)).filter(name => name.startsWith('.tmp')), []);
   });
 
   test('a file identical by identity but missing from the earlier snapshot drops the seed, leaving nothing', async () => {
