@@ -30,7 +30,7 @@ import type {LayerEntry, LayerMapEntry} from '../layer/index.js';
 import {placingSnapshot, Snapshots} from '../snapshot/snapshots.js';
 import {Store} from '../store/store.js';
 import {isUserError} from '../errors.js';
-import {BuildCache, cacheKeyFor, explainMiss, stepIdentity, type CacheRecord, type StepInputs} from './cache.js';
+import {BuildCache, cacheKeyFor, explainMiss, scheduleCacheFlush, stepIdentity, type CacheRecord, type StepInputs} from './cache.js';
 import {Context} from './context.js';
 import {contextTree, planCopy, rootfsTree, type CopyPlan, type SourceTree} from './copy.js';
 import {BaseImageNotFoundError, BuildCancelledError, BuildError, InstructionError, TargetNotFoundError} from './errors.js';
@@ -88,6 +88,11 @@ export interface BuildOptions {
   readonly now?: () => Date;
   /** How RUN mounts its rootfs: overlay when allowed, else a copy (default), or always a copy (tests). */
   readonly runMode?: 'auto' | 'copy';
+  /**
+   * Keep the cache's companions and step inputs in memory and write them once the build is over (after the
+   * image is tagged), instead of while later steps wait: for a process that lives on after the build (watch).
+   */
+  readonly deferCacheWrites?: boolean;
 }
 
 export interface BuildHooks {
@@ -252,6 +257,9 @@ export async function build(options: BuildOptions, hooks: BuildHooks = {}): Prom
       throw wrapped;
     }
     throw failure;
+  } finally {
+    // What a deferring cache held back is written once this build's last turn is over.
+    scheduleCacheFlush();
   }
 }
 
@@ -281,7 +289,7 @@ class Builder {
     private readonly dockerfileName: string,
     private readonly contextDir: string,
   ) {
-    this.cache = new BuildCache(store.root);
+    this.cache = new BuildCache(store.root, {deferWrites: options.deferCacheWrites});
     this.snapshots = new Snapshots({root: store.root, content: store.content});
     this.now = options.now ?? (() => new Date());
     this.scratchRoot = join(store.root, 'tmp', `build-${process.pid}-${randomBytes(4).toString('hex')}`);

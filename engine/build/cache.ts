@@ -11,7 +11,8 @@
  * holds their layer blob; a damaged or missing record is a miss, never an error. `cacheRoots` lists the blobs
  * records refer to, so `store.gc({keep})` keeps them alive; `pruneCache` forgets everything.
  *
- * A COPY's companions (`.files.json`, `.map.json`) that this process wrote or read are remembered (bounded, see
+ * A COPY's companions (`.files.json`, `.map.json`) and the step inputs that this process wrote or read are
+ * remembered (bounded, see
  * `Remembered`), so a watch rebuild does not parse what the last rebuild just wrote. A remembered companion is
  * served only while its file is the very one it came from (same inode, size, mtime and ctime), so a record
  * rewritten by another build or process is read again. The objects given to and returned by the companion
@@ -20,7 +21,7 @@
 import {createHash} from 'node:crypto';
 import {closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, type Stats} from 'node:fs';
 import {mkdir, readdir, readFile, rename, rm, writeFile} from 'node:fs/promises';
-import {join} from 'node:path';
+import {join, sep} from 'node:path';
 import type {LayerMapEntry} from '../layer/index.js';
 
 export interface CacheRecord {
@@ -108,8 +109,36 @@ function forget(path: string): void {
   rememberedChars -= item.chars;
 }
 
+/**
+ * Companions a deferring cache (see `BuildCache`) has not written yet, by path: served from here, written by
+ * `flushCacheWrites`. The newest write of a path wins.
+ */
+const unwritten = new Map<string, unknown>();
+let flushScheduled = false;
+
+/** Write every companion a deferring cache holds back (synchronously; a failed write only loses reuse). */
+export function flushCacheWrites(): void {
+  flushScheduled = false;
+  for (const [path, value] of unwritten) {
+    unwritten.delete(path);
+    try {
+      writeCompanion(path, value);
+    } catch {
+      // A record without its companions only means no reuse next time.
+    }
+  }
+}
+
+/** `flushCacheWrites` once this turn of the event loop is over (idempotent). */
+export function scheduleCacheFlush(): void {
+  if (flushScheduled || unwritten.size === 0) return;
+  flushScheduled = true;
+  setImmediate(flushCacheWrites);
+}
+
 /** The remembered content of `path` when the file there is still the one it came from. */
 function recall(path: string): {value: unknown} | undefined {
+  if (unwritten.has(path)) return {value: unwritten.get(path)};
   const item = remembered.get(path);
   if (!item) return undefined;
   let stats: Stats;
@@ -195,8 +224,21 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 
 export class BuildCache {
   readonly dir: string;
-  constructor(root: string) {
+  private readonly deferWrites: boolean;
+  /**
+   * With `deferWrites`, companions and step inputs are kept in this process's memory (served to every cache of
+   * the process) until `flushCacheWrites`; records themselves are always written at once. Watch mode defers,
+   * so that a rebuild does not spend its time writing what only the next rebuild reads.
+   */
+  constructor(root: string, options: {deferWrites?: boolean} = {}) {
     this.dir = cacheDir(root);
+    this.deferWrites = options.deferWrites ?? false;
+  }
+
+  private putCompanion(path: string, value: unknown): void {
+    if (!this.deferWrites) return writeCompanion(path, value);
+    forget(path);
+    unwritten.set(path, value);
   }
 
   async getRecord(key: string): Promise<CacheRecord | undefined> {
@@ -215,7 +257,7 @@ export class BuildCache {
   }
 
   async putRecordFiles(key: string, files: Record<string, string>): Promise<void> {
-    writeCompanion(join(this.dir, 'records', hexPart(key) + '.files.json'), files);
+    this.putCompanion(join(this.dir, 'records', hexPart(key) + '.files.json'), files);
   }
 
   /**
@@ -229,15 +271,16 @@ export class BuildCache {
   }
 
   async putRecordMap(key: string, diffId: string, members: readonly LayerMapEntry[]): Promise<void> {
-    writeCompanion(join(this.dir, 'records', hexPart(key) + '.map.json'), {format: MAP_FORMAT, diffId, members});
+    this.putCompanion(join(this.dir, 'records', hexPart(key) + '.map.json'), {format: MAP_FORMAT, diffId, members});
   }
 
+  /** The inputs of the last build of a step (a companion too: a COPY's list every file's checksum). */
   async getStepInputs(stepId: string): Promise<StepInputs | undefined> {
-    return readJson<StepInputs>(join(this.dir, 'steps', hexOf(stepId) + '.json'));
+    return readCompanion(join(this.dir, 'steps', hexOf(stepId) + '.json')) as StepInputs | undefined;
   }
 
   async putStepInputs(stepId: string, inputs: StepInputs): Promise<void> {
-    await writeAtomic(join(this.dir, 'steps', hexOf(stepId) + '.json'), JSON.stringify(inputs));
+    this.putCompanion(join(this.dir, 'steps', hexOf(stepId) + '.json'), inputs);
   }
 
   contextHashFile(contextDir: string): string {
@@ -300,7 +343,11 @@ export async function pruneCache(root: string): Promise<PruneResult> {
   } catch {
     // No cache yet.
   }
-  await rm(cacheDir(root), {recursive: true, force: true});
+  const dir = cacheDir(root);
+  // What a deferring cache of this process still holds back goes too, or a flush would bring it back.
+  for (const path of unwritten.keys()) if (path.startsWith(dir + sep)) unwritten.delete(path);
+  await rm(dir, {recursive: true, force: true});
+  madeDirs.clear();
   return {records, layers};
 }
 

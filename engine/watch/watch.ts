@@ -37,6 +37,7 @@ import {basename, dirname, join, resolve, sep} from 'node:path';
 import {watch as chokidarWatch, type FSWatcher} from 'chokidar';
 import type {BuildHooks, BuildResult} from '../build/build.js';
 import {BuildCancelledError} from '../build/errors.js';
+import {flushCacheWrites} from '../build/cache.js';
 import type {StepRef} from '../build/events.js';
 import {dropSpareLayerFiles, makeSpareLayerFiles, startLayerFiles} from '../layer/layer-file.js';
 import {startBackgroundSeeding} from '../build/snapshot-seed.js';
@@ -71,7 +72,8 @@ export async function watchBuild(options: WatchBuildOptions, onEvent: (event: Wa
   try {
     await session.run();
   } finally {
-    // The spares are for rebuilds: once nobody watches in this process, they go.
+    // The cache companions held back are written, and the spares (for rebuilds only) go.
+    flushCacheWrites();
     if (--sessions === 0) await dropSpareLayerFiles();
   }
 }
@@ -600,6 +602,7 @@ class WatchSession {
       labels: this.options.labels,
       network: this.options.network,
       changedPaths,
+      deferCacheWrites: true,
     };
     const signals = [this.options.signal, early?.controller.signal].filter((signal): signal is AbortSignal => signal !== undefined);
     const hooks: BuildHooks = {

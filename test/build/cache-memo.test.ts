@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {mkdtemp, readdir, readFile, rename, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {BuildCache, pruneCache} from '../../engine/build/cache.js';
+import {BuildCache, flushCacheWrites, pruneCache} from '../../engine/build/cache.js';
 import type {LayerMapEntry} from '../../engine/layer/index.js';
 
 async function withRoot(run: (root: string) => Promise<void>): Promise<void> {
@@ -82,6 +82,30 @@ describe('build cache companions in memory', () => {
       await cache.putRecordFiles(key, {'app/x.js': 'three'});
       assert.deepEqual(JSON.parse(await readFile(companion(root, '.files.json'), 'utf8')), {'app/x.js': 'three'});
       assert.deepEqual(await new BuildCache(root).getRecordFiles(key), {'app/x.js': 'three'});
+    }));
+
+  test('a deferring cache serves what it holds back at once, in the whole process, and writes it on flush', () =>
+    withRoot(async root => {
+      const deferring = new BuildCache(root, {deferWrites: true});
+      await deferring.putRecordFiles(key, {'app/x.js': 'held'});
+      await deferring.putRecordMap(key, 'sha256:one', members('held'));
+      await deferring.putStepInputs('step', {key, instruction: 'COPY . .', parent: '', first: true, args: {}, files: {'app/x.js': 'held'}});
+      await assert.rejects(readFile(companion(root, '.files.json')), {code: 'ENOENT'}, 'nothing written yet');
+      const other = new BuildCache(root);
+      assert.deepEqual(await other.getRecordFiles(key), {'app/x.js': 'held'}, 'another cache of this process sees it');
+      assert.deepEqual(await other.getRecordMap(key, 'sha256:one'), members('held'));
+      assert.equal((await other.getStepInputs('step'))?.files?.['app/x.js'], 'held');
+      flushCacheWrites();
+      assert.deepEqual(JSON.parse(await readFile(companion(root, '.files.json'), 'utf8')), {'app/x.js': 'held'});
+      assert.deepEqual(JSON.parse(await readFile(companion(root, '.map.json'), 'utf8')).members, members('held'));
+      assert.deepEqual(await new BuildCache(root).getRecordFiles(key), {'app/x.js': 'held'});
+      // Held back again, then pruned before the flush: gone for good.
+      await deferring.putRecordFiles(key, {'app/x.js': 'later'});
+      assert.deepEqual(await other.getRecordFiles(key), {'app/x.js': 'later'}, 'the newest write wins over the file');
+      await pruneCache(root);
+      assert.equal(await other.getRecordFiles(key), undefined, 'a prune drops what was held back');
+      flushCacheWrites();
+      await assert.rejects(readFile(companion(root, '.files.json')), {code: 'ENOENT'}, 'and a flush does not bring it back');
     }));
 
   test('identities keep a file named __proto__ as an ordinary entry through a round trip', () =>
