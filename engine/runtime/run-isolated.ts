@@ -255,9 +255,19 @@ async function prepareDev(devDir: string): Promise<void> {
   ]);
 }
 
-/** Everything mounted inside the rootfs after the rootfs itself, in order, as one fstab for `mount -a`. */
-function fstabFor(rootDir: string, devDir: string, filesDir: string, mounts: {etc: boolean; sys: boolean; etcFiles: readonly string[]}): string {
+/**
+ * Everything the step mounts, in order, as one fstab for `mount -a`: the overlay rootfs first (unless in copy
+ * mode; its lower folders are names relative to the layers folder the script mounts from), then what goes
+ * inside it.
+ */
+function fstabFor(
+  rootDir: string,
+  devDir: string,
+  filesDir: string,
+  mounts: {etc: boolean; sys: boolean; etcFiles: readonly string[]; overlay?: string},
+): string {
   const lines: Array<[string, string, string, string]> = [
+    ...(mounts.overlay === undefined ? [] : [['overlay', rootDir, 'overlay', mounts.overlay] as [string, string, string, string]]),
     ['proc', join(rootDir, 'proc'), 'proc', 'nosuid,nodev,noexec'],
     [devDir, join(rootDir, 'dev'), 'none', 'bind'],
     ...deviceNodes.map(name => [`/dev/${name}`, join(rootDir, 'dev', name), 'none', 'bind'] as [string, string, string, string]),
@@ -310,17 +320,30 @@ function checkIdsMappable(user: ResolvedUser, spec: string | undefined, plan: Us
   });
 }
 
-/** The command line of the final exec: a clean environment, then groups, then chroot + cwd + uid. */
-function commandLine(tools: HostTools, options: RunIsolatedOptions, user: ResolvedUser, rootDir: string, cwd: string, canSetGroups: boolean): string[] {
+/**
+ * The command line of the final exec: a clean environment, then groups, then chroot + cwd + uid. As root with
+ * no supplementary groups to set, unshare sets the group itself (setgid after dropping every supplementary
+ * group, as setpriv's --clear-groups does): one process fewer on the path of every RUN.
+ */
+function commandLine(
+  tools: HostTools,
+  options: RunIsolatedOptions,
+  user: ResolvedUser,
+  rootDir: string,
+  cwd: string,
+  ids: {canSetGroups: boolean; isRoot: boolean},
+): string[] {
   const env = options.env.filter(entry => entry.indexOf('=') > 0);
   const line = [tools.env, '-i', ...env];
-  if (canSetGroups) {
+  const byUnshare = ids.isRoot && user.groups.length === 0;
+  if (ids.canSetGroups && !byUnshare) {
     line.push(tools.setpriv, '--regid', String(user.gid));
     if (user.groups.length > 0) line.push('--groups', user.groups.join(','));
     else line.push('--clear-groups');
     line.push('--');
   }
   line.push(tools.unshare, `--root=${rootDir}`, `--wd=${cwd}`);
+  if (byUnshare) line.push(`--setgid=${user.gid}`);
   if (user.uid !== 0) line.push(`--setuid=${user.uid}`);
   line.push('--', ...options.argv);
   return line;
@@ -532,9 +555,8 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
     STRATA_FILES: filesDir,
     STRATA_HOSTNAME: hostname,
     STRATA_LAYERS: layersDir,
-    STRATA_UPPER: options.upperDir,
-    STRATA_OVLWORK: ovlWork,
-    STRATA_OVLOPTS: isRoot ? ',index=off,metacopy=off,redirect_dir=off' : ',userxattr,index=off,metacopy=off',
+    // sethostname(2) as root is a write to /proc (a shell builtin); a user namespace needs hostname(1).
+    STRATA_SETHOSTNAME: isRoot ? 'proc' : 'command',
   };
   const maps = idMaps(isRoot, plan);
 
@@ -563,13 +585,13 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
       ]);
       const lower = ['s', ...options.lowerDirs.map((_, index) => String(index)).reverse()].join(':');
       const cwdExists = (await lookupInStack(stack, cwd))?.stats.isDirectory() ?? false;
-      await writeFile(join(filesDir, 'fstab'), fstabFor(rootDir, devDir, filesDir, {etc, sys: sys && sysAllowed, etcFiles}));
-      const command = commandLine(tools, options, user, rootDir, cwd, canSetGroups);
+      const overlay = `lowerdir=${lower},upperdir=${options.upperDir},workdir=${ovlWork}${isRoot ? ',index=off,metacopy=off,redirect_dir=off' : ',userxattr,index=off,metacopy=off'}`;
+      await writeFile(join(filesDir, 'fstab'), fstabFor(rootDir, devDir, filesDir, {etc, sys: sys && sysAllowed, etcFiles, overlay}));
+      const command = commandLine(tools, options, user, rootDir, cwd, {canSetGroups, isRoot});
       const result = await attempt(tools, options, unshareArgs, {
         ...baseEnv,
         STRATA_MODE: 'overlay',
         STRATA_ROOT: rootDir,
-        STRATA_LOWER: lower,
         STRATA_MKDIR: cwdExists ? '' : cwd,
       }, command, filesDir);
       if (result.outcome === 'ran') return {exitCode: result.exitCode, mode, ...maps};
@@ -592,12 +614,11 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<RunIsola
       const cwd = await resolveInStack([rootfs], options.cwd || '/');
       const cwdExists = (await lstat(join(rootfs, cwd)).catch(() => null))?.isDirectory() ?? false;
       await writeFile(join(filesDir, 'fstab'), fstabFor(rootfs, devDir, filesDir, {etc: stubs.etc, sys: stubs.sys && sysAllowed, etcFiles}));
-      const command = commandLine(tools, options, user, rootfs, cwd, canSetGroups);
+      const command = commandLine(tools, options, user, rootfs, cwd, {canSetGroups, isRoot});
       const result = await attempt(tools, options, unshareArgs, {
         ...baseEnv,
         STRATA_MODE: 'copy',
         STRATA_ROOT: rootfs,
-        STRATA_LOWER: '',
         STRATA_MKDIR: cwdExists ? '' : cwd,
       }, command, filesDir);
       return {exitCode: result.exitCode, mode: 'copy', ...maps};
