@@ -215,6 +215,7 @@ export async function build(options: BuildOptions, hooks: BuildHooks = {}): Prom
   let text = '';
   let currentStep: StepRef | undefined;
   let excerpt: string | undefined;
+  let afterBuild: (() => unknown) | undefined;
   try {
     const contextStats = await stat(contextDir).catch(() => undefined);
     if (!contextStats?.isDirectory()) {
@@ -231,6 +232,7 @@ export async function build(options: BuildOptions, hooks: BuildHooks = {}): Prom
       }
     }
     const builder = new Builder(store, options, hooks, emit, text, dockerfilePath, dockerfileName, contextDir);
+    afterBuild = () => builder.afterBuild?.();
     const result = await builder.run(step => (currentStep = step));
     const durationMs = Date.now() - started;
     emit({
@@ -258,8 +260,9 @@ export async function build(options: BuildOptions, hooks: BuildHooks = {}): Prom
     }
     throw failure;
   } finally {
-    // What a deferring cache held back is written once this build's last turn is over.
+    // What a deferring build held back is written once its last turn is over.
     scheduleCacheFlush();
+    if (afterBuild) setImmediate(afterBuild);
   }
 }
 
@@ -308,8 +311,11 @@ class Builder {
       stages: order.map(stage => stage.displayName || `stage-${stage.stage.index}`), target: this.options.target,
     });
     const results = new Map<number, StageState>();
-    // Remembering the context's hashes and removing the scratch folder overlap with writing the image.
-    const tidy = () => Promise.all([this.context?.saveHashes().catch(() => {}), rm(this.scratchRoot, {recursive: true, force: true}).catch(() => {})]);
+    // Remembering the context's hashes and removing the scratch folder overlap with writing the image; a
+    // deferring build (watch) remembers the hashes once it is over: only another process reads them.
+    const saveHashes = () => this.context?.saveHashes().catch(() => {});
+    const tidy = () => Promise.all([this.options.deferCacheWrites ? undefined : saveHashes(), rm(this.scratchRoot, {recursive: true, force: true}).catch(() => {})]);
+    if (this.options.deferCacheWrites) this.afterBuild = saveHashes;
     try {
       for (const stage of order) results.set(stage.stage.index, await this.buildStage(stage, results, planned));
     } catch (error) {
@@ -344,6 +350,9 @@ class Builder {
   }
 
   private onStep: (step: StepRef | undefined) => void = () => {};
+
+  /** Work for once the build is over (see `deferCacheWrites`). */
+  afterBuild?: () => unknown;
 
   private resolveGlobalArgs(): Map<string, string> {
     const args = new Map<string, string>();

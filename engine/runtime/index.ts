@@ -5,6 +5,7 @@ export type {ResolvedUser} from './users.js';
 export {runIsolated} from './run-isolated.js';
 export type {IdMapEntry, OutputStream, RunIsolatedOptions, RunIsolatedResult} from './run-isolated.js';
 export {probeRuntime} from './probe.js';
+export {startLauncher} from './launcher.js';
 export type {RuntimeProbe} from './probe.js';
 export {exportUpperDir} from './export-upper.js';
 export type {UpperExport} from './export-upper.js';

@@ -43,6 +43,7 @@ import {IdMappingError, RuntimeSetupError, RuntimeUnavailableError} from './erro
 import {hostTools, userNamespacePlan} from './host-tools.js';
 import type {HostTools, UserNamespacePlan} from './host-tools.js';
 import {probeRuntime} from './probe.js';
+import {launch, type Launched} from './launcher.js';
 import {setupScript} from './setup-script.js';
 import {resolveUser} from './users.js';
 import type {ResolvedUser} from './users.js';
@@ -438,14 +439,6 @@ async function attempt(
   command: readonly string[],
   filesDir: string,
 ): Promise<Attempt> {
-  const child = spawn(tools.unshare, [...unshareArgs, '--', tools.sh, '-c', setupScript, 'strata-run', ...command], {
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    env: scriptEnv,
-  });
-  if (child.pid !== undefined) trackHelper(child.pid);
-  const onAbort = () => killTree(child.pid!);
-  options.signal?.addEventListener('abort', onAbort, {once: true});
-
   let status = '';
   let ready = false;
   const held: Array<[string, OutputStream]> = [];
@@ -465,28 +458,39 @@ async function attempt(
   };
   const out = lineSplitter('stdout', emit);
   const err = lineSplitter('stderr', emit);
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => out.push(chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    if (!ready) stderrText.push(chunk);
-    err.push(chunk);
-  });
-  const status3 = child.stdio[3] as NodeJS.ReadableStream;
-  status3.setEncoding('utf8');
-  status3.on('data', (chunk: string) => {
+  const onData = (fd: 1 | 2 | 3, chunk: string) => {
+    if (fd === 1) return out.push(chunk);
+    if (fd === 2) {
+      if (!ready) stderrText.push(chunk);
+      return err.push(chunk);
+    }
     status += chunk;
     if (!ready && status.includes('ready\n')) {
       ready = true;
       for (const [line, stream] of held.splice(0)) options.onOutput?.(line, stream);
     }
-  });
+  };
 
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
-  }).finally(() => {
-    options.signal?.removeEventListener('abort', onAbort);
-    if (child.pid !== undefined) liveHelpers.delete(child.pid);
+  const args = [...unshareArgs, '--', tools.sh, '-c', setupScript, 'strata-run', ...command];
+  const started = launch(tools.unshare, args, scriptEnv, onData) ?? spawnHere(tools.unshare, args, scriptEnv, onData);
+  let pid: number | undefined;
+  const onAbort = () => void started.pid.then(known => known !== undefined && killTree(known));
+  options.signal?.addEventListener('abort', onAbort, {once: true});
+  void started.pid.then(known => {
+    pid = known;
+    if (known !== undefined) trackHelper(known);
   });
+  const [code, signal] = await started.exited
+    .catch(async (error: unknown) => {
+      // The launcher went away mid-step: what it started must not outlive the step.
+      const known = await started.pid;
+      if (known !== undefined) killTree(known);
+      throw error;
+    })
+    .finally(() => {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (pid !== undefined) liveHelpers.delete(pid);
+    });
 
   if (options.signal?.aborted) throw options.signal.reason ?? new DOMException('run aborted', 'AbortError');
   out.end();
@@ -498,6 +502,21 @@ async function attempt(
   }
   const exitCode = killedBySigkill && code === 1 ? 128 + 9 : (code ?? 128 + signalNumber(signal));
   return {outcome: 'ran', exitCode, stderr: ''};
+}
+
+/** `launch`'s shape for a process started from this one (no launcher running). */
+function spawnHere(file: string, args: readonly string[], env: Record<string, string>, onData: (fd: 1 | 2 | 3, text: string) => void): Launched {
+  const child = spawn(file, args, {stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env});
+  for (const fd of [1, 2, 3] as const) {
+    const stream = child.stdio[fd] as NodeJS.ReadableStream;
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => onData(fd, chunk));
+  }
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
+  });
+  return {pid: Promise.resolve(child.pid), exited};
 }
 
 /** Remove the scratch folder, including overlayfs' work/work, which the kernel leaves with mode 000. */

@@ -580,8 +580,9 @@ export class Store {
       manifest.annotations = {...options.manifestAnnotations};
     }
     validateConfig(config, manifest);
-    for (const layer of layers) {
-      const size = await this.content.statBlob(layer.digest);
+    const sizes = await Promise.all(layers.map(layer => this.content.statBlob(layer.digest)));
+    for (const [index, layer] of layers.entries()) {
+      const size = sizes[index];
       if (size === undefined) throw new BlobNotFoundError(layer.digest, 'put image: layer');
       if (size !== layer.size) throw new StrataError('ERR_SIZE_MISMATCH', `put image: layer ${layer.digest} is ${size} bytes, descriptor says ${layer.size}`);
     }

@@ -41,6 +41,7 @@ import {flushCacheWrites} from '../build/cache.js';
 import type {StepRef} from '../build/events.js';
 import {dropSpareLayerFiles, makeSpareLayerFiles, startLayerFiles} from '../layer/layer-file.js';
 import {startBackgroundSeeding} from '../build/snapshot-seed.js';
+import {startLauncher} from '../runtime/launcher.js';
 import type {Store} from '../store/store.js';
 import {WatchContextError} from './errors.js';
 import {defaultDebounceMs, type WatchBuildOptions} from './options.js';
@@ -67,6 +68,8 @@ export async function watchBuild(options: WatchBuildOptions, onEvent: (event: Wa
   // booted now rather than on the first edit.
   void startLayerFiles();
   startBackgroundSeeding();
+  // And its RUN steps are started by a small helper process: a fork of this one would copy its page tables.
+  void startLauncher();
   const session = new WatchSession({...options, contextDir: realContext, dockerfile}, onEvent);
   sessions++;
   try {

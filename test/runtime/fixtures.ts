@@ -108,3 +108,6 @@ export async function listTree(dir: string): Promise<string[]> {
 
 /** Whether this test process is the unprivileged re-run (see run-isolated-rootless.test.ts). */
 export const unprivilegedRun = process.env.STRATA_TEST_UNPRIVILEGED === '1';
+
+/** Whether this test process runs the RUN tests with steps started by the launcher (run-isolated-launcher.test.ts). */
+export const launcherRun = process.env.STRATA_TEST_LAUNCHER === '1';

@@ -3,16 +3,17 @@ import assert from 'node:assert/strict';
 import {lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile, copyFile} from 'node:fs/promises';
 import {hostname as hostHostname, tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {exportUpperDir, probeRuntime, runIsolated, RuntimeSetupError, UnknownUserError} from '../../engine/runtime/index.js';
+import {exportUpperDir, probeRuntime, runIsolated, RuntimeSetupError, startLauncher, UnknownUserError} from '../../engine/runtime/index.js';
 import {changesBetween, changesFromOverlayUpper, readLayerMembers} from '../../engine/layer/index.js';
 import type {TarMember} from '../../engine/layer/index.js';
 import type {OutputStream, RunIsolatedOptions} from '../../engine/runtime/index.js';
 import {basePath} from '../helpers/base-image.js';
-import {listTree, openBaseRootfs, treeFingerprint, unprivilegedRun} from './fixtures.js';
+import {launcherRun, listTree, openBaseRootfs, treeFingerprint, unprivilegedRun} from './fixtures.js';
 import type {BaseRootfs} from './fixtures.js';
 
 const env = [`PATH=${basePath}`, 'HOME=/root'];
-const who = unprivilegedRun ? 'unprivileged (user namespace)' : process.getuid?.() === 0 ? 'root' : 'unprivileged';
+const who = (unprivilegedRun ? 'unprivileged (user namespace)' : process.getuid?.() === 0 ? 'root' : 'unprivileged') +
+  (launcherRun ? ', steps started by the launcher' : '');
 
 describe(`runIsolated as ${who}`, async () => {
   const probe = await probeRuntime();
@@ -21,6 +22,7 @@ describe(`runIsolated as ${who}`, async () => {
 
   before(async () => {
     if (!skip) base = await openBaseRootfs();
+    if (!skip && launcherRun) assert.equal(await startLauncher(), true, 'the launcher starts');
   });
   after(async () => {
     await base?.cleanup();
@@ -374,7 +376,9 @@ describe(`runIsolated as ${who}`, async () => {
     const script = join(base.root, 'exit-while-running.mts');
     const engine = new URL('../../engine/runtime/index.ts', import.meta.url).pathname;
     await writeFile(script, [
-      `import {runIsolated} from ${JSON.stringify(engine)};`,
+      `import {runIsolated, startLauncher} from ${JSON.stringify(engine)};`,
+      // Through the launcher, its helper process is what must take the step down when this process goes.
+      ...(launcherRun ? ['if (!(await startLauncher())) throw new Error("no launcher");'] : []),
       `void runIsolated(${JSON.stringify({lowerDirs: base.lowerDirs, ...scratch, env, cwd: '/', network: 'none', user: 'app', argv: ['/bin/sleep', marker]})});`,
       'setTimeout(() => process.exit(0), 1500);',
     ].join('\n'));
