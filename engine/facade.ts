@@ -38,6 +38,8 @@ import {
 import {resolveStoreRoot, Store, type StoredImage} from './store/index.js';
 import {Snapshots} from './snapshot/index.js';
 import type {BuildHooks, BuildOptions, BuildResult} from './build/build.js';
+import type {WatchBuildOptions} from './watch/options.js';
+import type {WatchEvent} from './watch/events.js';
 import {cacheRoots, pruneCache, type PruneResult as CachePruneResult} from './build/cache.js';
 
 /** What `Engine.build` takes: the builder's options without the store, which the engine supplies. */
@@ -430,6 +432,14 @@ export class Engine {
     return build({...options, store: this.store, now: options.now ?? this.now}, hooks);
   }
 
+  /**
+   * Watch a build context and rebuild through this engine on every real change (see engine/watch), until
+   * `options.signal` aborts: what `strata watch` and the workbench's watch mode run.
+   */
+  watch(options: Omit<WatchBuildOptions, 'engine' | 'store'>, onEvent: (event: WatchEvent) => void): Promise<void> {
+    return watchBuild({...options, engine: this}, onEvent);
+  }
+
   /** `strata builder prune`: forget every cache record, then let gc reclaim the layers no image uses. */
   async pruneBuildCache(): Promise<CachePruneResult & {reclaimedBytes: number; snapshots: number}> {
     const pruned = await pruneCache(this.root);
@@ -740,10 +750,7 @@ function asArchiveError(error: unknown, source: string): Error {
  * Watch mode (engine/watch): build, then rebuild on every real change. Loaded on first use, so that chokidar is
  * not part of every command's start-up.
  */
-export async function watchBuild(
-  options: import('./watch/watch.js').WatchBuildOptions,
-  onEvent: (event: import('./watch/events.js').WatchEvent) => void,
-): Promise<void> {
+export async function watchBuild(options: WatchBuildOptions, onEvent: (event: WatchEvent) => void): Promise<void> {
   const watch = await import('./watch/watch.js');
   return watch.watchBuild(options, onEvent);
 }

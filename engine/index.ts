@@ -20,5 +20,5 @@ export {writeImageIdFile} from './build/iidfile.js';
 export {checkDockerfileFile as checkDockerfile, type DockerfileCheckResult} from './dockerfile/check.js';
 export {formatDockerfileExcerpt} from './dockerfile/excerpt.js';
 export {defaultDebounceMs, type WatchEngine} from './watch/options.js';
-export {WatchContextError} from './watch/errors.js';
+export {watchableContext, WatchContextError} from './watch/errors.js';
 export {isWatchOwnEvent} from './watch/events.js';

@@ -31,7 +31,7 @@
  * - Resolves after `signal` aborts: the watchers are closed and a running build is cancelled and awaited.
  *   Rejects only when watching cannot start (the context is not a folder).
  */
-import {realpath, stat} from 'node:fs/promises';
+import {realpath} from 'node:fs/promises';
 import type {Stats} from 'node:fs';
 import {basename, dirname, join, resolve, sep} from 'node:path';
 import {watch as chokidarWatch, type FSWatcher} from 'chokidar';
@@ -43,7 +43,7 @@ import {dropSpareLayerFiles, makeSpareLayerFiles, startLayerFiles} from '../laye
 import {startBackgroundSeeding} from '../build/snapshot-seed.js';
 import {startLauncher} from '../runtime/launcher.js';
 import type {Store} from '../store/store.js';
-import {WatchContextError} from './errors.js';
+import {watchableContext, WatchContextError} from './errors.js';
 import {defaultDebounceMs, type WatchBuildOptions} from './options.js';
 import type {WatchEvent} from './events.js';
 import {fingerprintOf, forEachLimited, sameContent, type Fingerprint} from './fingerprint.js';
@@ -51,18 +51,12 @@ import {WatchRules} from './rules.js';
 
 export type {WatchBuildOptions, WatchEngine} from './options.js';
 export {defaultDebounceMs} from './options.js';
-export {WatchContextError} from './errors.js';
+export {watchableContext, WatchContextError} from './errors.js';
 
 /** Watch `options.contextDir` and rebuild on every real change until `options.signal` aborts. */
 export async function watchBuild(options: WatchBuildOptions, onEvent: (event: WatchEvent) => void): Promise<void> {
   // Real paths: chokidar reports them, and a context given through a symlink must still be walked.
-  const contextDir = resolve(options.contextDir);
-  let realContext: string;
-  try {
-    realContext = await realpath(contextDir);
-  } catch (error) {
-    throw new WatchContextError(`watch ${contextDir}: no such folder`, {cause: error, hint: 'give the build context folder as the last argument'});
-  }
+  const realContext = await watchableContext(options.contextDir);
   const dockerfile = options.dockerfile === undefined ? undefined : await realParent(resolve(options.dockerfile));
   // Every rebuild writes its COPY layers again and links their snapshots: two threads do that beside the build,
   // booted now rather than on the first edit.
@@ -204,13 +198,6 @@ class WatchSession {
   async run(): Promise<void> {
     const signal = this.options.signal;
     const stopped = new Promise<void>(resolve => (this.resolveStopped = resolve));
-    let stats;
-    try {
-      stats = await stat(this.contextDir);
-    } catch (error) {
-      throw new WatchContextError(`watch ${this.contextDir}: no such folder`, {cause: error, hint: 'give the build context folder as the last argument'});
-    }
-    if (!stats.isDirectory()) throw new WatchContextError(`watch ${this.contextDir}: not a folder`, {hint: 'give the build context folder as the last argument'});
     if (signal?.aborted) {
       this.emit({type: 'watch-stopped', builds: 0});
       return;

@@ -19,7 +19,8 @@ import {InspectPanel} from './panels/InspectPanel.js';
 import {LayersPanel} from './panels/LayersPanel.js';
 import {WastePanel} from './panels/WastePanel.js';
 import {interpretKey} from './state/keys.js';
-import {initialState, selectedLayerRow, type Effect} from './state/workbench.js';
+import {watchStatusText, type WatchRequest} from './state/watch-status.js';
+import {initialState, selectedImage, selectedLayerRow, type Effect} from './state/workbench.js';
 import {defaultTheme, type Theme} from './theme.js';
 
 /** The file content the viewer reads at most: enough to read a config, small enough for a huge log. */
@@ -39,6 +40,8 @@ export type AppProps = {
   readonly cwd?: string;
   readonly now?: () => Date;
   readonly theme?: Theme;
+  /** Start watching this context at once (`strata ui --watch CONTEXT -t REF`); `w` stops and starts again. */
+  readonly watch?: WatchRequest;
   /** Fixed size for tests and benchmarks; otherwise the terminal's size, following resizes. */
   readonly columns?: number;
   readonly rows?: number;
@@ -70,6 +73,7 @@ export function App(props: AppProps): React.JSX.Element {
   });
   const {reload} = useEngineLoaders(engine, state, dispatch, now);
   const buildAbort = useRef<AbortController | undefined>(undefined);
+  const watchAbort = useRef<AbortController | undefined>(undefined);
 
   useEffect(() => {
     dispatch({type: 'resize', columns: size.columns, rows: size.rows});
@@ -80,13 +84,17 @@ export function App(props: AppProps): React.JSX.Element {
     return () => clearInterval(timer);
   }, [dispatch, now]);
 
-  useEffect(() => () => buildAbort.current?.abort(), []);
+  useEffect(() => () => {
+    buildAbort.current?.abort();
+    watchAbort.current?.abort();
+  }, []);
 
   const runEffect = useCallback(async (effect: Effect): Promise<void> => {
     const fail = (error: unknown): void => dispatch({type: 'message', message: {text: errorText(error), tone: 'error'}});
     switch (effect.kind) {
       case 'quit':
         buildAbort.current?.abort();
+        watchAbort.current?.abort();
         exit();
         return;
       case 'reload':
@@ -144,6 +152,43 @@ export function App(props: AppProps): React.JSX.Element {
       case 'cancel-build':
         buildAbort.current?.abort();
         return;
+      case 'watch': {
+        if (watchAbort.current) return;
+        const controller = new AbortController();
+        watchAbort.current = controller;
+        const request = {
+          contextDir: resolve(cwd, effect.request.contextDir),
+          dockerfile: effect.request.dockerfile ? resolve(cwd, effect.request.dockerfile) : undefined,
+          tags: [...effect.request.tags],
+        };
+        dispatch({type: 'watch-starting', request});
+        let first = true;
+        try {
+          await engine.watch({...request, signal: controller.signal}, event => {
+            dispatch({type: 'watch-event', event, now: now()});
+            if (event.type !== 'rebuilt') return;
+            // The watched image is shown once it is built; after that, a new image takes the place of the one it
+            // replaced, at the same step, if that one was shown (the user may be looking at another).
+            const shown = current();
+            const id = selectedImage(shown)?.id;
+            const follow = first || id === undefined || id === event.previousImageId || id === event.imageId;
+            first = false;
+            const layerPosition = follow ? selectedLayerRow(shown)?.position : undefined;
+            void reload().then(() => {
+              if (follow) dispatch({type: 'select-image', id: event.imageId, ref: event.tags[0], layerPosition});
+            });
+          });
+          dispatch({type: 'watch-ended'});
+        } catch (error) {
+          dispatch({type: 'watch-ended', error: errorText(error)});
+        } finally {
+          if (watchAbort.current === controller) watchAbort.current = undefined;
+        }
+        return;
+      }
+      case 'stop-watch':
+        watchAbort.current?.abort();
+        return;
       case 'inspect':
         try {
           const {found, missing} = await engine.inspectImages([effect.ref]);
@@ -163,6 +208,11 @@ export function App(props: AppProps): React.JSX.Element {
         return;
     }
   }, [engine, cwd, dispatch, current, reload, exit]);
+
+  useEffect(() => {
+    if (props.watch) void runEffect({kind: 'watch', request: props.watch});
+    // Once, when the workbench opens: later watches start from `w`.
+  }, []);
 
   useInput((input, key) => {
     const name = keyNameOf(input, key);
@@ -216,7 +266,15 @@ export function App(props: AppProps): React.JSX.Element {
   return (
     <ColorContext.Provider value={colors}>
     <Box flexDirection="column" width={layout.width} height={layout.height}>
-      <Header root={root} imageCount={state.images.all.length} live building={state.build.log?.status === 'running'} width={layout.width} theme={theme}/>
+      <Header
+        root={root}
+        imageCount={state.images.all.length}
+        live
+        building={state.build.log?.status === 'running'}
+        watch={state.watch && watchStatusText(state.watch)}
+        width={layout.width}
+        theme={theme}
+      />
       {main}
       <Footer keymap={keymap} scope={scope} overlay={overlay} message={state.message} width={layout.width} theme={theme}/>
     </Box>

@@ -16,5 +16,6 @@ export type WorkbenchEngine = Pick<
   | 'tag'
   | 'removeImages'
   | 'build'
+  | 'watch'
   | 'watchStore'
 >;

@@ -34,6 +34,7 @@ const DEFAULTS = {
     prevLayer: {keys: ['['], help: 'previous layer'},
     nextLayer: {keys: [']'], help: 'next layer'},
     refresh: {keys: ['r', 'ctrl+r'], help: 'reload from the store'},
+    watch: {keys: ['w'], help: 'watch a context and rebuild on every save, or stop watching'},
   },
   images: {
     open: {keys: ['enter'], help: 'show the layers of the image'},

@@ -4,6 +4,7 @@ import {readWorkbenchConfig, UserError} from '../../engine/index.js';
 import {App} from './App.js';
 import {tuneHeapForWorkbench} from './memory.js';
 import type {WorkbenchEngine} from './engine-port.js';
+import type {WatchRequest} from './state/watch-status.js';
 
 export interface RunWorkbenchOptions {
   readonly engine: WorkbenchEngine;
@@ -12,6 +13,8 @@ export interface RunWorkbenchOptions {
   readonly cwd: string;
   readonly stdin?: NodeJS.ReadStream;
   readonly stdout?: NodeJS.WriteStream;
+  /** Watch this context from the start (see AppProps.watch). */
+  readonly watch?: WatchRequest;
 }
 
 /** Alternate screen on/off and cursor shown: what a full-screen program owes the terminal it borrowed. */
@@ -49,6 +52,7 @@ export async function runWorkbench(options: RunWorkbenchOptions): Promise<void> 
       configPath={config.path}
       configWarnings={config.error ? [config.error] : []}
       cwd={options.cwd}
+      watch={options.watch}
     />,
     {stdin, stdout, exitOnCtrlC: false, patchConsole: true, maxFps: 60},
   );

@@ -6,7 +6,7 @@
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
 import {spawnSync} from 'node:child_process';
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
+import {mkdir, mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {dirname, join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -134,5 +134,33 @@ describe('workbench in a real terminal', {skip: hasTmux ? false : 'tmux not inst
     assert.equal(tmux('display-message', '-p', '-t', session, '#{alternate_on}').trim(), '0', 'the alternate screen is left');
     assert.equal(await readFile(afterQuit, 'utf8'), await readFile(before, 'utf8'), 'the terminal modes are as they were');
     assert.equal(tmux('display-message', '-p', '-t', session, '#{pane_current_command}').trim(), 'bash', 'the workbench process ended');
+  });
+
+  test('strata ui --watch rebuilds on a save, shows it on the status line and in the build panel, and q stops it all', async () => {
+    const context = join(scratch, 'watched');
+    await mkdir(join(context, 'src'), {recursive: true});
+    await writeFile(join(context, 'Dockerfile'), 'FROM scratch\nCOPY src/ /app/src/\n');
+    await writeFile(join(context, 'src', 'main.txt'), 'one\n');
+    tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
+    keys('clear', 'Enter');
+    const command = `env -u CI XDG_CONFIG_HOME=${scratch} node --import tsx source/cli.ts --root ${store.root} ui --watch ${context} -t watched:dev`;
+    keys(command, 'Enter');
+    const started = await see(/watching 2 files · rebuilt \d\d:\d\d:\d\d in \d+ m?s: watch started/, 60_000);
+    assert.match(started, /5 Build\s+done/);
+    await see(/> watched\s+dev/);
+    await writeFile(join(context, 'src', 'main.txt'), 'two\n');
+    const rebuilt = await see(/rebuilt \d\d:\d\d:\d\d in \d+ m?s: src\/main\.txt changed/);
+    assert.match(rebuilt, /re-ran: src\/main\.txt changed/);
+    await typeKeys('q');
+    await waitFor(() => tmux('display-message', '-p', '-t', session, '#{pane_current_command}').trim() === 'bash' || undefined, 15_000, 'the workbench and its watch to end');
+    assert.deepEqual((await readdir(join(store.root, 'tmp'))).filter(name => name.startsWith('spare-')), [], 'no spare layer file is left behind');
+  });
+
+  test('strata ui --watch of a folder that does not exist says so on one line, before taking the screen', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'source/cli.ts', '--root', store.root, 'ui', '--watch', join(scratch, 'nope')], {cwd: repo, encoding: 'utf8'});
+    assert.notEqual(result.status, 0);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr.trim(), /^Error: watch \S+nope: no such folder/);
+    assert.equal(result.stderr.trim().split('\n').length <= 2, true, `one line (and its hint): ${result.stderr}`);
   });
 });

@@ -109,6 +109,10 @@ function promptKey(state: WorkbenchState, overlay: Extract<Overlay, {kind: 'prom
         const parsed = parseBuildPrompt(value);
         return {actions: [{type: 'close-overlay'}], effect: {kind: 'build', ...parsed}};
       }
+      case 'watch': {
+        const request = parseBuildPrompt(value);
+        return {actions: [{type: 'close-overlay'}], effect: {kind: 'watch', request}};
+      }
     }
   }
   const value = editPrompt(overlay.value, keyName, input);
@@ -241,13 +245,16 @@ export function interpretKey(state: WorkbenchState, keymap: Keymap, keyName: str
         type: 'open-overlay',
         overlay: {kind: 'prompt', purpose: 'tag', label: `Tag ${imageRef(image)} as:`, value: '', source: image.dangling ? image.id : imageRef(image)},
       });
-    case 'build': {
+    case 'build':
+    case 'watch': {
+      // `w` while watching stops; otherwise both ask for a context, offering the last one and the image's tag.
+      if (action === 'watch' && state.watch) {
+        return state.watch.phase === 'stopping' ? nothing : {actions: [{type: 'watch-stopping'}], effect: {kind: 'stop-watch'}};
+      }
       const context = state.build.lastContext ?? '.';
       const tag = image && !image.dangling && image.repository !== '<none>' ? ` -t ${imageRef(image)}` : '';
-      return just({
-        type: 'open-overlay',
-        overlay: {kind: 'prompt', purpose: 'build', label: 'Build context [-t name:tag] [-f Dockerfile]:', value: `${context}${tag}`},
-      });
+      const label = action === 'build' ? 'Build context [-t name:tag] [-f Dockerfile]:' : 'Watch and rebuild context [-t name:tag] [-f Dockerfile]:';
+      return just({type: 'open-overlay', overlay: {kind: 'prompt', purpose: action, label, value: `${context}${tag}`}});
     }
     case 'inspect':
       if (!image) return nothing;
@@ -275,6 +282,8 @@ export function interpretKey(state: WorkbenchState, keymap: Keymap, keyName: str
     case 'findNext':
       return state.files.query ? just({type: 'find', query: state.files.query, next: true}) : nothing;
     case 'cancel':
+      // A watch's rebuilds are the watch's: w stops it.
+      if (state.watch) return just({type: 'message', message: {text: 'watching: w stops watching', tone: 'info'}});
       return state.build.log?.status === 'running' ? {actions: [], effect: {kind: 'cancel-build'}} : nothing;
   }
 }

@@ -6,20 +6,23 @@
  * Derived data that is costly (sorted and filtered images, tree rows) is computed here when its inputs change,
  * never while drawing, so that a key press costs a cursor move and a redraw of the visible rows.
  */
-import type {
-  BuildEvent,
-  FileTreeNode,
-  HistoryRow,
-  ImageSummary,
-  LayerFile,
-  LayerInfo,
-  WasteReport,
+import {
+  isWatchOwnEvent,
+  type BuildEvent,
+  type FileTreeNode,
+  type HistoryRow,
+  type ImageSummary,
+  type LayerFile,
+  type LayerInfo,
+  type WasteReport,
+  type WatchEvent,
 } from '../../../engine/index.js';
 import {instructionText} from '../format.js';
 import {buildLines, cacheVerdicts, reduceBuildEvent, startBuildLog, type BuildLog} from './build-log.js';
 import {computeLayout, type Layout} from './layout.js';
 import {clamp, emptyCursor, moveBy, moveTo, scrollBy, type ListCursor} from './list.js';
 import {findPath, flattenTree, hasPath, revealPath, toggleFold, TreeRows, type TreeRow, type TreeViewOptions} from './tree-view.js';
+import {reduceWatchEvent, startWatchStatus, type WatchRequest, type WatchStatus} from './watch-status.js';
 
 export type PanelId = 'images' | 'layers' | 'files' | 'waste' | 'build' | 'inspect';
 export type RightPanel = 'files' | 'waste' | 'build' | 'inspect';
@@ -45,10 +48,12 @@ export type Effect =
   | {readonly kind: 'tag'; readonly source: string; readonly target: string}
   | {readonly kind: 'build'; readonly contextDir: string; readonly dockerfile?: string; readonly tags: readonly string[]}
   | {readonly kind: 'cancel-build'}
+  | {readonly kind: 'watch'; readonly request: WatchRequest}
+  | {readonly kind: 'stop-watch'}
   | {readonly kind: 'inspect'; readonly ref: string}
   | {readonly kind: 'read-file'; readonly imageId: string; readonly layerIndex: number; readonly path: string};
 
-export type PromptPurpose = 'filter' | 'find' | 'tag' | 'build';
+export type PromptPurpose = 'filter' | 'find' | 'tag' | 'build' | 'watch';
 
 export type Overlay =
   | {readonly kind: 'help'}
@@ -101,6 +106,8 @@ export interface DetailState {
   readonly error?: string;
   readonly rows: readonly LayerRow[];
   readonly list: ListCursor;
+  /** The step to select once the rows arrive (a rebuilt image shown in place of the one it replaced). */
+  readonly keepPosition?: number;
 }
 
 export interface FilesRequest {
@@ -165,6 +172,8 @@ export interface WorkbenchState {
   readonly waste: WasteState;
   readonly inspect: InspectState;
   readonly build: BuildPanelState;
+  /** The watch session, while one runs. */
+  readonly watch?: WatchStatus;
 }
 
 export type WorkbenchAction =
@@ -205,7 +214,11 @@ export type WorkbenchAction =
   | {readonly type: 'build-event'; readonly event: BuildEvent}
   | {readonly type: 'build-error'; readonly error: string; readonly excerpt?: string}
   | {readonly type: 'build-cancelled'}
-  | {readonly type: 'select-image'; readonly id: string; readonly ref?: string}
+  | {readonly type: 'select-image'; readonly id: string; readonly ref?: string; readonly layerPosition?: number}
+  | {readonly type: 'watch-starting'; readonly request: WatchRequest}
+  | {readonly type: 'watch-event'; readonly event: WatchEvent; readonly now: Date}
+  | {readonly type: 'watch-stopping'}
+  | {readonly type: 'watch-ended'; readonly error?: string}
   | {readonly type: 'message'; readonly message?: Message};
 
 export function initialState(options: {columns: number; rows: number; now: Date}): WorkbenchState {
@@ -550,7 +563,8 @@ export function reduce(state: WorkbenchState, action: WorkbenchAction): Workbenc
       if (action.imageId !== state.detail.imageId) return state;
       const rows = layerRows(action.history, action.layers);
       const previous = state.detail.loading ? undefined : selectedLayerRow(state);
-      const keep = previous ? rows.findIndex(row => row.position === previous.position) : -1;
+      const position = state.detail.keepPosition ?? previous?.position;
+      const keep = position === undefined ? -1 : rows.findIndex(row => row.position === position);
       const list = moveTo(emptyCursor, Math.max(0, keep), rows.length, viewportOf(state, 'layers'));
       return syncFiles({...state, detail: {imageId: action.imageId, loading: false, rows, list}});
     }
@@ -680,8 +694,48 @@ export function reduce(state: WorkbenchState, action: WorkbenchAction): Workbenc
       let index = action.ref ? rows.findIndex(image => image.id === action.id && imageRef(image) === action.ref) : -1;
       if (index === -1) index = rows.findIndex(image => image.id === action.id);
       if (index === -1) return state;
-      return syncDetail({...state, images: {...state.images, list: moveTo(state.images.list, index, rows.length, viewportOf(state, 'images'))}});
+      const next = syncDetail({...state, images: {...state.images, list: moveTo(state.images.list, index, rows.length, viewportOf(state, 'images'))}});
+      const position = action.layerPosition;
+      if (position === undefined) return next;
+      // At that step: once its rows arrive, or now if they are here.
+      if (next.detail.loading) return {...next, detail: {...next.detail, keepPosition: position}};
+      const at = next.detail.rows.findIndex(row => row.position === position);
+      if (at === -1) return next;
+      return syncFiles({...next, detail: {...next.detail, list: moveTo(next.detail.list, at, next.detail.rows.length, viewportOf(next, 'layers'))}});
     }
+    case 'watch-starting':
+      return {
+        ...state,
+        focus: 'build',
+        right: 'build',
+        watch: startWatchStatus(action.request),
+        build: {...state.build, lastContext: action.request.contextDir},
+      };
+    case 'watch-event': {
+      const watch = state.watch;
+      if (!watch) return state;
+      const event = action.event;
+      const status = reduceWatchEvent(watch, event, action.now);
+      if (isWatchOwnEvent(event)) {
+        // A finished rebuild marks the layers of its image: CACHED or built now.
+        const verdicts = event.type === 'rebuilt' && state.build.log ? cacheVerdicts(state.build.log) : state.build.verdicts;
+        return {...state, watch: status, build: {...state.build, verdicts}};
+      }
+      // Each rebuild gets a log of its own in the build panel, streamed as it runs (one that fails before it
+      // starts, on a Dockerfile that does not parse, too).
+      const fresh = event.type === 'build-started' || state.build.log?.status !== 'running';
+      const base = fresh ? startBuildLog(watch.request.contextDir, watch.request.tags) : state.build.log!;
+      const follow = fresh ? true : state.build.follow;
+      return followBuild({...state, watch: status, build: {...state.build, log: reduceBuildEvent(base, event), follow}});
+    }
+    case 'watch-stopping':
+      return state.watch ? {...state, watch: {...state.watch, phase: 'stopping'}} : state;
+    case 'watch-ended':
+      return {
+        ...state,
+        watch: undefined,
+        message: action.error ? {text: `watch: ${action.error}`, tone: 'error'} : {text: 'stopped watching', tone: 'info'},
+      };
     case 'message':
       return {...state, message: action.message};
   }
