@@ -758,6 +758,20 @@ class Builder {
       },
       entries: async () => plan!.entries,
       identities: () => plan?.identities,
+      // The files read for the layer must still be the ones hashed for its key: a save during the build fails
+      // the step rather than recording bytes under another content's key (watch rebuilds it anyway).
+      verify: (stored, previous) => {
+        if (from !== undefined || !plan || !this.context) return;
+        const files = plan.files;
+        const read = stored.splicedFrom !== undefined && previous?.files
+          ? Object.keys(files).filter(path => previous.files![path] !== files[path])
+          : Object.keys(files);
+        const changed = this.context.changedSinceListed(read);
+        if (changed.length > 0) {
+          const more = changed.length > 1 ? ` (and ${changed.length - 1} more)` : '';
+          throw new InstructionError(`${changed[0]} changed while it was being copied${more}`, {hint: 'build again once the files are saved'});
+        }
+      },
     });
   }
 
@@ -819,13 +833,13 @@ class Builder {
       definition: {op: 'run', argv, env: envList, cwd, user, network},
       inputs: {args: this.visibleArgs(state), env: configEnv, settings: {USER: user, WORKDIR: cwd, network, SHELL: argv.slice(0, -1).join(' ')}},
       historyText,
-      run: async (lowerDirs, output, parent) => {
+      run: async (lowerDirs, output, parent, signal = this.hooks.signal) => {
         await mkdir(this.scratchRoot, {recursive: true});
         return runStep({
           lowerDirs, parent,
           scratchDir: this.scratchRoot, argv, env: [...envList, ...proxyEnv], cwd, user, network, snapshots: this.snapshots,
           mode: this.options.runMode ?? 'auto',
-          signal: this.hooks.signal, store: this.store,
+          signal, store: this.store,
           onOutput: (line, stream) => output.line(line, stream),
           display: argv.join(' '),
         });
@@ -840,9 +854,9 @@ class Builder {
    *
    * Pipelining: a rebuilt COPY whose snapshot is made by linking (see snapshot-seed.ts) leaves its layer being
    * stored and hashed in `state.pending` and returns. Every instruction but a RUN settles it first (buildStage);
-   * a RUN starts at once on that snapshot's folder, then settles it: its key names the parent's diffID, so only
-   * then is the cache asked, and a hit discards what ran early. The command cannot tell: the folder holds
-   * exactly the layer's files.
+   * a RUN starts at once on that snapshot's folders, then settles it: its key names the parent's diffID, so only
+   * then is the cache asked. A hit stops what runs early and drops its output; a miss takes it as the step's
+   * run, its held output shown. The command cannot tell: the folders show exactly the layer's files.
    */
   private async layerStep(
     planned: PlannedStage,
@@ -859,42 +873,40 @@ class Builder {
       entries?: (view: RootfsView) => Promise<LayerEntry[]>;
       /** File identities of the entries (COPY), so the next rebuild's snapshot can link unchanged files. */
       identities?: () => Record<string, string> | undefined;
-      run?: (lowerDirs: string[], output: RunOutput, parent: () => Promise<ParentLayers>) => Promise<{diffId: string; size: number}>;
+      /**
+       * Called once the layer is stored, before it is recorded or its snapshot placed: throws when what it
+       * holds may not be what the key was computed from (a COPY source changed meanwhile).
+       */
+      verify?: (stored: StoredLayer, previous: StepInputs | undefined) => void;
+      run?: (lowerDirs: string[], output: RunOutput, parent: () => Promise<ParentLayers>, signal?: AbortSignal) => Promise<{diffId: string; size: number}>;
     },
   ): Promise<void> {
     const began = Date.now();
     const pending = state.pending;
     state.pending = undefined;
     const early = pending && spec.run ? this.runEarly(state, pending, spec.run) : undefined;
+    // What ran early is stopped (the step fails, or its cache hit makes it pointless), then its folder placed.
+    const dropEarly = async () => {
+      early!.abort();
+      await early!.outcome.catch(() => {});
+      await pending!.place();
+    };
     if (pending) {
       try {
         await pending.done;
       } catch (error) {
-        await early?.outcome.catch(() => {});
-        await pending.place();
+        if (early) await dropEarly();
+        else await pending.place();
         throw error;
       }
     }
     const step = this.startStep(planned, index, (onbuild ? 'ONBUILD ' : '') + display, instruction.line);
-    early?.output.start(step);
     const parent = chainId(state.layers.map(diffIdOf)) ?? '';
-    const parentLayers = async (): Promise<ParentLayers> => ({diffIds: state.layers.map(diffIdOf), layerDigests: state.layers.map(layer => layer.digest)});
+    const parentLayers = (): Promise<ParentLayers> => Promise.resolve({diffIds: state.layers.map(diffIdOf), layerDigests: state.layers.map(layer => layer.digest)});
     let lowers: string[] | undefined;
     const lowerDirs = async () => (lowers ??= await this.lowerDirs(state.layers));
     let definition = spec.definition;
     let partialInputs = spec.inputs;
-    // What ran early is settled first, whatever the cache says: its snapshot folder is then placed.
-    let earlyLayer: {diffId: string; size: number} | undefined;
-    let earlyError: unknown;
-    if (early) {
-      try {
-        earlyLayer = await early.outcome;
-      } catch (error) {
-        earlyError = error;
-      } finally {
-        await pending!.place();
-      }
-    }
     try {
       if (spec.prepare) {
       const prepared = await spec.prepare(new RootfsView(await lowerDirs()));
@@ -915,15 +927,26 @@ class Builder {
       record = await this.cache.getRecord(key);
       if (record && !(await this.store.content.hasBlob(record.diffId))) record = undefined;
     }
-    let cached = true;
-    let reason = '';
     if (record) {
+      if (early) await dropEarly();
       this.emit({type: 'step-cached', ...step});
     } else {
-      cached = false;
       const previous = await this.cache.getStepInputs(stepId);
-      reason = explainMiss(previous, inputs, {noCache: this.options.noCache ?? false});
+      const reason = explainMiss(previous, inputs, {noCache: this.options.noCache ?? false});
       this.emit({type: 'step-miss', ...step, reason});
+      // What ran early is this step's run: its output, held until now, goes out as the step's.
+      let earlyLayer: {diffId: string; size: number} | undefined;
+      let earlyError: unknown;
+      if (early) {
+        early.output.start(step);
+        try {
+          earlyLayer = await early.outcome;
+        } catch (error) {
+          earlyError = error;
+        } finally {
+          await pending!.place();
+        }
+      }
       let layer: {diffId: string; size: number};
       let stored: StoredLayer | undefined;
       let seed: SeedInProgress | undefined;
@@ -953,6 +976,13 @@ class Builder {
             let storedLayer: StoredLayer | undefined;
             const done = storing.then(
               async result => {
+                try {
+                  spec.verify?.(result, previous);
+                } catch (error) {
+                  throw this.atStep(error, step, instruction);
+                }
+                this.checkAborted();
+                // Only a verified layer's snapshot is placed (see `place`).
                 storedLayer = result;
                 await this.commitLayer(state, step, key, stepId, inputs, result, identities, spec.historyText, began, reason);
               },
@@ -976,6 +1006,7 @@ class Builder {
           }
           try {
             stored = await storing;
+            spec.verify?.(stored, previous);
           } catch (error) {
             await seed?.abandon();
             throw error;
@@ -993,7 +1024,7 @@ class Builder {
     const previousInputs = await this.cache.getStepInputs(stepId);
     if (previousInputs?.key !== key) await this.cache.putStepInputs(stepId, inputs);
     this.pushLayer(state, record, spec.historyText);
-    this.finishStep(step, cached, reason, began);
+    this.finishStep(step, true, '', began);
   }
 
   /** A missed step's layer is stored: record it (with its companions), push it and finish the step. */
@@ -1036,21 +1067,23 @@ class Builder {
     state: StageState,
     pending: PendingLayer,
     run: NonNullable<Parameters<Builder['layerStep']>[6]['run']>,
-  ): {outcome: Promise<{diffId: string; size: number} | undefined>; output: HeldOutput} {
+  ): {outcome: Promise<{diffId: string; size: number} | undefined>; output: HeldOutput; abort(): void} {
     const output = new HeldOutput((step, line, stream) => this.emit({type: 'step-output', ...omitLine(step), stream, line}));
     const below = [...state.layers];
+    const controller = new AbortController();
+    const signal = this.hooks.signal ? AbortSignal.any([this.hooks.signal, controller.signal]) : controller.signal;
     const outcome = (async () => {
       if (this.options.noCache) return undefined;
       const top = await pending.ready;
-      if (!top) return undefined;
+      if (!top || signal.aborted) return undefined;
       const lowers = [...(await this.lowerDirs(below)), ...top];
       return run(lowers, output, async () => {
         await pending.done;
         return {diffIds: state.layers.map(diffIdOf), layerDigests: state.layers.map(layer => layer.digest)};
-      });
+      }, signal);
     })();
     outcome.catch(() => {});
-    return {outcome, output};
+    return {outcome, output, abort: () => controller.abort()};
   }
 
   /** Finish a pipelined layer step (see layerStep) before anything else looks at the state. */

@@ -14,7 +14,7 @@
  */
 import {createHash} from 'node:crypto';
 import {closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats} from 'node:fs';
-import {lstat, mkdir, readFile, readlink, rename, writeFile} from 'node:fs/promises';
+import {lstat, mkdir, readFile, readlink, rename, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 
 export type ContextEntryType = 'file' | 'dir' | 'symlink' | 'other';
@@ -61,6 +61,7 @@ export class Context {
   private readonly entries = new Map<string, ContextEntry | null>();
   private hashes = new Map<string, HashRecord>();
   private hashesDirty = false;
+  private hashGeneration = 0;
   private readonly hashFile?: string;
   private loaded = false;
   /** Files whose bytes were read during the current build (for tests and stats). */
@@ -187,19 +188,50 @@ export class Context {
     return undefined;
   }
 
+  /**
+   * Of the context files at `paths`, those that are no longer the file listed (size, mtime or inode differ, or
+   * it is gone), whose digest a plan used. Asked after a COPY wrote its layer: a file that changed meanwhile
+   * may have given the layer other bytes than the ones its cache key was computed from. Paths that are not
+   * files of the current listing are left out.
+   */
+  changedSinceListed(paths: Iterable<string>): string[] {
+    const changed: string[] = [];
+    for (const path of paths) {
+      const entry = this.entries.get(path);
+      if (!entry || entry.type !== 'file') continue;
+      let stats: Stats;
+      try {
+        stats = lstatSync(entry.hostPath);
+      } catch {
+        changed.push(path);
+        continue;
+      }
+      if (stats.size !== entry.size || stats.mtimeMs !== entry.mtimeMs || stats.ino !== entry.ino) changed.push(path);
+    }
+    return changed;
+  }
+
   /** Write the remembered hashes back (atomic rename). Entries for paths that vanished are dropped. */
   async saveHashes(): Promise<void> {
     if (!this.hashFile || !this.hashesDirty) return;
+    // Digests taken while this writes make the hashes dirty again (a build may run meanwhile).
+    const generation = ++this.hashGeneration;
+    this.hashesDirty = false;
     const files: Record<string, [number, number, number, string, number]> = {};
     for (const [path, record] of [...this.hashes].sort(([a], [b]) => compareBytes(a, b))) {
       if (this.entries.get(path) === null) continue;
       files[path] = [record.size, record.mtimeMs, record.ino, record.digest, record.racy ? 1 : 0];
     }
-    await mkdir(join(this.hashFile, '..'), {recursive: true});
-    const temporary = `${this.hashFile}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(temporary, JSON.stringify({version: 1, dir: this.dir, files}));
-    await rename(temporary, this.hashFile);
-    this.hashesDirty = false;
+    const temporary = `${this.hashFile}.${process.pid}.${generation}.${Math.random().toString(36).slice(2)}.tmp`;
+    try {
+      await mkdir(join(this.hashFile, '..'), {recursive: true});
+      await writeFile(temporary, JSON.stringify({version: 1, dir: this.dir, files}));
+      await rename(temporary, this.hashFile);
+    } catch (error) {
+      this.hashesDirty = true;
+      await rm(temporary, {force: true}).catch(() => {});
+      throw error;
+    }
   }
 
   private async loadHashes(): Promise<void> {

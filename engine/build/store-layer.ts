@@ -24,6 +24,8 @@ export interface StoredLayer {
   readonly diffId: string;
   readonly size: number;
   readonly map?: LayerMapEntry[];
+  /** The earlier layer's blob when unchanged members were copied from it (else every source was read). */
+  readonly splicedFrom?: string;
 }
 
 export async function storeLayer(
@@ -31,9 +33,9 @@ export async function storeLayer(
   store: {content: Pick<FileContentStore, 'createBlobWriter' | 'putBlobFile' | 'blobPath' | 'tmpDir'>},
   options: StoreLayerOptions = {},
 ): Promise<StoredLayer> {
-  const {splicedFrom, ...stored} = await storeLayerOnce(entries, store, options);
+  const stored = await storeLayerOnce(entries, store, options);
   // A COPY's layer: the next rebuild of the step may write its layer over a copy of this one.
-  if (options.identities) rememberLayerFile(store.content.blobPath(stored.diffId), splicedFrom, store.content.tmpDir);
+  if (options.identities) rememberLayerFile(store.content.blobPath(stored.diffId), stored.splicedFrom, store.content.tmpDir);
   return stored;
 }
 
@@ -41,8 +43,8 @@ async function storeLayerOnce(
   entries: readonly LayerEntry[],
   store: {content: Pick<FileContentStore, 'createBlobWriter' | 'putBlobFile'>},
   options: StoreLayerOptions,
-): Promise<StoredLayer & {splicedFrom?: string}> {
-  const attempt = async (reuse: LayerReuse | undefined): Promise<StoredLayer & {splicedFrom?: string}> => {
+): Promise<StoredLayer> {
+  const attempt = async (reuse: LayerReuse | undefined): Promise<StoredLayer> => {
     // A splice is written by the layer file worker when it runs (watch mode), off this thread and its pool.
     if (reuse && !options.tee && layerFilesOnline()) {
       let map: LayerMapEntry[] | undefined;

@@ -29,9 +29,9 @@
  *   makes `end` reject; the target is then removed.
  * - `write` resolves once the worker holds less than a few megabytes of this file's chunks, so memory stays
  *   bounded whatever the layer's size.
- * - Spares are files of the caller's choosing folder (the store's tmp/), at most a few at once, each used
- *   once; `dropSpareLayerFiles` removes them. A spare that has disappeared (a gc of old temporary files) only
- *   means a fresh file.
+ * - Spares are files of the caller's choosing folder (the store's tmp/), at most a few at once (the oldest
+ *   unused one goes first), each used once; `dropSpareLayerFiles` removes them. A spare that has disappeared
+ *   (a gc of old temporary files) only means a fresh file.
  */
 import {randomBytes} from 'node:crypto';
 import {join} from 'node:path';
@@ -113,6 +113,48 @@ function copy(file, id, start, end) {
 function close(file) {
   for (const fd of [file.out, file.source]) if (fd !== undefined) try { fs.closeSync(fd); } catch {}
 }
+/** Spares being copied, by path: a file opened over one of them takes it as far as it got. */
+const copying = new Map();
+/**
+ * Copy \`source\` to a new spare at \`path\` a chunk at a time, each made durable at once (so that the fsync of
+ * the layer written over it later has only that layer's changes), letting other messages in between: a layer
+ * file that wants the spare before it is complete takes it as it is (its bytes are compared all the same).
+ */
+function copySpare(id, source, path) {
+  const job = {path, from: undefined, to: undefined, position: 0, size: 0, taken: false};
+  const end = made => {
+    copying.delete(path);
+    for (const fd of [job.from, job.to]) if (fd !== undefined) try { fs.closeSync(fd); } catch {}
+    if (!made && !job.taken) try { fs.unlinkSync(path); } catch {}
+    parentPort.postMessage({id, done: true, made});
+  };
+  try {
+    job.from = fs.openSync(source, 'r');
+    job.size = fs.fstatSync(job.from).size;
+    job.to = fs.openSync(path, 'wx', 0o644);
+  } catch {
+    return end(false);
+  }
+  copying.set(path, job);
+  const step = () => {
+    if (job.taken) return end(true);
+    try {
+      buffer ??= Buffer.allocUnsafe(CHUNK);
+      const read = fs.readSync(job.from, buffer, 0, Math.min(CHUNK, job.size - job.position), job.position);
+      if (read > 0) {
+        writeAll(job.to, buffer, 0, read, job.position);
+        job.position += read;
+        fs.fdatasyncSync(job.to);
+      }
+      if (read === 0 || job.position >= job.size) return end(true);
+    } catch {
+      return end(false);
+    }
+    setImmediate(step);
+  };
+  step();
+}
+
 /**
  * The target, exclusively: made from the spare (\`over\`) when it is still there, else fresh. A spare that is a
  * complete copy of the source (\`copyOfSource\`, its size checked here) holds the source's bytes where they lie.
@@ -126,13 +168,20 @@ function create(file, open) {
       linked = true;
     } catch (error) {
       if (error.code === 'EEXIST') throw error;
-      // Otherwise the spare is gone: a fresh file.
+      // Otherwise the spare is gone, or cannot be used: a fresh file (and no spare left behind).
+      try { fs.unlinkSync(open.over); } catch {}
     }
     if (linked) {
       file.created = true;
+      // A spare still being copied stops where it is.
+      const partial = copying.get(open.over);
+      if (partial) partial.taken = true;
       try { fs.unlinkSync(open.over); } catch {}
       file.over = true;
       file.out = fs.openSync(open.target, 'r+');
+      // Written now, whatever the spare's age: a gc of old temporary files must not take it.
+      const now = new Date();
+      fs.futimesSync(file.out, now, now);
       file.copyOfSource = open.copyOfSource === true;
       return;
     }
@@ -143,17 +192,7 @@ function create(file, open) {
 parentPort.on('message', message => {
   const id = message.id;
   if (message.spare) {
-    let made = false;
-    try {
-      fs.copyFileSync(message.spare.source, message.spare.path, fs.constants.COPYFILE_EXCL);
-      // On disk now, while nothing waits: the fsync of the layer written over it then has only its changes.
-      const fd = fs.openSync(message.spare.path, 'r');
-      try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-      made = true;
-    } catch {
-      try { fs.unlinkSync(message.spare.path); } catch {}
-    }
-    parentPort.postMessage({id, done: true, made});
+    copySpare(id, message.spare.source, message.spare.path);
     return;
   }
   if (message.remove) {
@@ -232,7 +271,7 @@ let online = false;
 let started: Promise<boolean> | undefined;
 let nextId = 0;
 /** Files and spare copies in flight, by message id. */
-const open = new Map<number, {receive(reply: Reply): void}>();
+const open = new Map<number, {readonly thread: Worker; receive(reply: Reply): void}>();
 
 /** The line of layers each layer file belongs to (layers spliced one from another), by path. */
 const lineOf = new Map<string, number>();
@@ -270,7 +309,8 @@ export function startLayerFiles(): Promise<boolean> {
       started = undefined;
       spares.clear();
     }
-    for (const file of open.values()) file.receive({id: -1, done: true, error: {message: 'the layer file worker stopped'}});
+    // Only what this thread held: a worker started since (another session) keeps its own.
+    for (const file of [...open.values()]) if (file.thread === thread) file.receive({id: -1, done: true, error: {message: 'the layer file worker stopped'}});
   };
   thread.once('error', fail);
   thread.once('exit', fail);
@@ -326,18 +366,25 @@ export function rememberLayerFile(blobPath: string, source: string | undefined, 
 }
 
 /**
- * Copy a spare for each line written to since the last call that has none (the most recent lines first, at
- * most a few in all). For an idle moment: the copies run on the worker, before any file opened after them.
- * Resolves when they are made.
+ * Copy a spare for each line written to since the last call that has none, the most recent lines first; past a
+ * few spares in all, the one kept longest unused goes. For once a rebuild is over: the copies run on the worker
+ * a chunk at a time, and a layer file opened meanwhile over one takes it as far as it got. Resolves when they
+ * are made.
  */
 export async function makeSpareLayerFiles(): Promise<void> {
   const thread = worker;
   if (!thread || !online) return;
   const jobs: Promise<unknown>[] = [];
+  const evicted: string[] = [];
   for (const [line, {from, folder}] of [...wanted].reverse()) {
     wanted.delete(line);
     if (spares.has(line)) continue;
-    if (spares.size >= MAX_SPARES) break;
+    // The spare kept longest unused goes: its line has not been written to since.
+    while (spares.size >= MAX_SPARES) {
+      const [oldest, spare] = spares.entries().next().value!;
+      spares.delete(oldest);
+      evicted.push(spare.path);
+    }
     const path = join(folder, `spare-${process.pid}-${randomBytes(6).toString('hex')}`);
     const spare = {path, from};
     spares.set(line, spare);
@@ -348,6 +395,7 @@ export async function makeSpareLayerFiles(): Promise<void> {
     );
   }
   wanted.clear();
+  if (evicted.length > 0) jobs.push(job(thread, {remove: evicted}));
   await Promise.all(jobs);
 }
 
@@ -367,6 +415,7 @@ function job(thread: Worker, message: object): Promise<Reply> {
   thread.ref();
   return new Promise(resolve => {
     open.set(id, {
+      thread,
       receive: reply => {
         if (!reply.done) return;
         open.delete(id);
@@ -387,7 +436,7 @@ class WorkerLayerFile implements LayerFile {
   private settle!: (reply: Reply) => void;
 
   constructor(
-    private readonly thread: Worker,
+    readonly thread: Worker,
     readonly id: number,
     private readonly source: string | undefined,
   ) {

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto';
-import {closeSync, createReadStream, openSync, readFileSync, readSync} from 'node:fs';
+import {closeSync, createReadStream, existsSync, openSync, readFileSync, readSync} from 'node:fs';
 import {open, rm, stat, type FileHandle} from 'node:fs/promises';
 import {Transform, type Writable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
@@ -249,14 +249,15 @@ interface SpliceOutput {
  * files is not.
  */
 async function spliceLayer(sorted: LayerEntry[], output: SpliceOutput, reuse: LayerReuse, mapper: LayerMapper): Promise<WrittenLayer> {
-  const earlier = new Map(reuse.map.map(entry => [entry.path, entry]));
-  const sigs = sorted.map(entry => mapper.signature(entry));
   let size = 0;
   const write = (chunk: Buffer) => {
     size += chunk.length;
     return output.write(chunk);
   };
   try {
+    // Inside the try: a damaged map must still close the output.
+    const earlier = new Map(reuse.map.map(entry => [entry.path, entry]));
+    const sigs = sorted.map(entry => mapper.signature(entry));
     let index = 0;
     while (index < sorted.length) {
       // A run of members copied from the earlier blob, contiguous there as here.
@@ -342,8 +343,8 @@ function fileOutput(file: LayerFile): SpliceOutput {
     write: chunk => file.write(chunk),
     async finish(expected) {
       const {digest, size} = await file.end();
-      finished = true;
       if (size !== expected) throw new StrataError('ERR_LAYER_REUSE', `write layer: the worker wrote ${size} bytes, not ${expected}`);
+      finished = true;
       return digest;
     },
     async close() {
@@ -364,8 +365,18 @@ export async function writeLayerFile(
 ): Promise<WrittenLayer> {
   if (options.reuse && options.identities) {
     const sorted = await sortedEntries(entries);
+    // Refused here, so that any failure below leaves a file this call made, which it then removes (the worker
+    // removes what it made when it can, but not when it died, nor after a size it got wrong).
+    if (existsSync(path)) throw Object.assign(new Error(`EEXIST: file already exists, open '${path}'`), {code: 'EEXIST'});
     const file = openLayerFile(path, options.reuse.blobPath);
-    if (file) return spliceLayer(sorted, fileOutput(file), options.reuse, new LayerMapper(options.identities));
+    if (file) {
+      try {
+        return await spliceLayer(sorted, fileOutput(file), options.reuse, new LayerMapper(options.identities));
+      } catch (error) {
+        await rm(path, {force: true});
+        throw error;
+      }
+    }
     entries = sorted;
   }
   // Opened first: a name that exists is refused and left alone; one made here is removed if the write fails.

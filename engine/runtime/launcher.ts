@@ -123,7 +123,8 @@ export function startLauncher(): Promise<boolean> {
       entry.exit(reply);
     }
   });
-  child.once('error', gone);
+  // Every error, not only the first: a send to a helper that just died reports one too.
+  child.on('error', gone);
   child.once('exit', gone);
   return new Promise(resolve => {
     child.once('spawn', () => resolve((up = true)));
@@ -167,6 +168,12 @@ export function launch(file: string, args: readonly string[], env: Record<string
   // Alive while a step runs: its exit, or the helper's, must still be heard.
   child.ref();
   child.channel?.ref();
-  child.send({id, file, args, env});
+  child.send({id, file, args, env}, error => {
+    if (!error) return;
+    // Not delivered (the helper is going away): this step fails; `gone` takes care of the others.
+    const entry = waiting.get(id);
+    waiting.delete(id);
+    entry?.fail(new Error(`the step launcher stopped: ${error.message}`));
+  });
   return {pid, exited};
 }

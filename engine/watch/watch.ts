@@ -12,8 +12,9 @@
  *   its check and build start at once, and their events are held back. If the quiet period then ends without
  *   another event, the held events go out and the build tags its image (the builder waits for that before
  *   tagging). If an event comes first, the early build is cancelled, its events are dropped, the paths'
- *   fingerprints are restored, and the burst goes on as if nothing had started. A rebuild thus costs the
- *   longer of the quiet period and the build, not their sum.
+ *   fingerprints are restored, and the burst goes on as if nothing had started (the cache keeps the steps it
+ *   finished, valid for what they read). A rebuild thus costs the longer of the quiet period and the build,
+ *   not their sum.
  * - A real change rebuilds through the normal build and its cache, with `changedPaths` as the hint, so only
  *   the changed files are read again and only the steps from the first COPY/ADD that sees them re-run. The
  *   `rebuilt` event lists those steps with the builder's reason and the latency from the change to the tag.
@@ -97,8 +98,10 @@ interface PendingPath {
 }
 
 /**
- * A burst checked and built before its quiet period ended. Everything it does that others could see waits
- * for `confirmed`: its events are held, and the builder tags only after `beforeTag` (see `confirm`).
+ * A burst checked and built before its quiet period ended. What it does that users see waits for
+ * `confirmed`: its events are held, and the builder tags only after `beforeTag` (see `confirm`). The cache
+ * records and layers of its finished steps stay if it is cancelled: they hold what they were keyed by (a COPY
+ * checks that its sources did not change while it read them).
  */
 interface EarlyStart {
   /** When the quiet period ends if no event comes. */
@@ -551,6 +554,7 @@ class WatchSession {
     this.building = true;
     this.queuedNotice = false;
     const began = this.clock();
+    let cancelled = false;
     try {
       const result = await serialised(`${this.store.root}\0${this.contextDir}`, () => this.runBuild(request.changedPaths, request.noCache ?? false, request.early));
       const taggedAt = this.clock();
@@ -564,9 +568,11 @@ class WatchSession {
       this.previousImageId = result.imageId;
       if (imageChanged && replaced && this.options.prune !== false) await this.pruneReplaced(replaced);
     } catch (error) {
+      cancelled = true;
       if (this.stopping || this.options.signal?.aborted) return;
       // A build that failed early reports only once the burst is over; a cancelled one, never.
       if (request.early && !(await this.confirm(request.early))) return;
+      cancelled = false;
       const failure = error as Error & {code?: string; excerpt?: string; hint?: string; step?: StepRef};
       this.emit({
         type: 'rebuild-failed', error: failure.message, code: failure.code ?? 'ERR_BUILD', step: failure.step, excerpt: failure.excerpt,
@@ -576,8 +582,9 @@ class WatchSession {
       this.building = false;
       this.builds++;
       // While the user looks at the result: copies of the layers just written, for the next rebuild to write
-      // its layers over (only the pages that differ are written then; see engine/layer/layer-file.ts).
-      void makeSpareLayerFiles();
+      // its layers over (only the pages that differ are written then; see engine/layer/layer-file.ts). Not
+      // after a cancelled build: the burst goes on, and its build comes at once.
+      if (!cancelled) void makeSpareLayerFiles();
     }
   }
 
