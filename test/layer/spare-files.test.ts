@@ -165,6 +165,34 @@ describe('layer files written over spares', () => {
     assert.deepEqual(await spareFiles(), []);
   });
 
+  test('a layer opened while its spare is still being copied takes it as far as it got, and is still exact', async () => {
+    const files = {...big(7), 'main.js': 'one\n'};
+    const first = await layer(files);
+    const {entries, identities} = await tree({...files, 'main.js': 'two\n'});
+    // Not awaited: the copy goes a chunk at a time, and the layer file's open comes in between.
+    const making = makeSpareLayerFiles();
+    const target = join(spares, 'blob-while-copying');
+    await writeLayerFile(entries, target, {identities, reuse: {blobPath: first.path, map: first.map}});
+    await making;
+    assert.ok((await readFile(target)).equals(await fresh(entries)));
+    assert.deepEqual(await spareFiles(), [], 'the spare became the layer; nothing is left of it');
+  });
+
+  test('past a few spares, the one kept longest unused goes', async () => {
+    const lines = [];
+    for (let index = 0; index < 6; index++) {
+      lines.push(await layer({[`only-${index}.bin`]: Buffer.alloc(100_000, index)}));
+      await makeSpareLayerFiles();
+    }
+    const kept = await spareFiles();
+    assert.equal(kept.length, 4, `${kept.length} spares kept`);
+    // The newest line has one: its next layer is written over it.
+    const newest = lines.at(-1)!;
+    const {entries, identities} = await tree({'only-5.bin': Buffer.alloc(100_000, 5), 'more.txt': 'more'});
+    await writeLayerFile(entries, join(spares, 'blob-newest'), {identities, reuse: {blobPath: newest.path, map: newest.map}});
+    assert.equal((await spareFiles()).length, 3, 'its spare was used');
+  });
+
   test('over a spare, an existing target is refused and left as it was', async () => {
     const first = await layer(big(5));
     await makeSpareLayerFiles();
