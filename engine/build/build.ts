@@ -14,7 +14,7 @@
  */
 import {randomBytes} from 'node:crypto';
 import {mkdir, readFile, rm, stat} from 'node:fs/promises';
-import {basename, join, resolve} from 'node:path';
+import {basename, join, resolve, sep} from 'node:path';
 import {
   DockerfileSyntaxError,
   expandInstruction,
@@ -33,7 +33,7 @@ import {isUserError} from '../errors.js';
 import {BuildCache, cacheKeyFor, explainMiss, scheduleCacheFlush, stepIdentity, type CacheRecord, type StepInputs} from './cache.js';
 import {Context} from './context.js';
 import {contextTree, planCopy, rootfsTree, type CopyPlan, type SourceTree} from './copy.js';
-import {BaseImageNotFoundError, BuildCancelledError, BuildError, InstructionError, TargetNotFoundError} from './errors.js';
+import {BaseImageNotFoundError, BuildCancelledError, BuildError, InstructionError, SourceChangedError, TargetNotFoundError} from './errors.js';
 import type {BuildEvent, StepRef, StepSummary} from './events.js';
 import {formatDockerfileExcerpt} from '../dockerfile/excerpt.js';
 
@@ -760,17 +760,13 @@ class Builder {
       identities: () => plan?.identities,
       // The files read for the layer must still be the ones hashed for its key: a save during the build fails
       // the step rather than recording bytes under another content's key (watch rebuilds it anyway).
-      verify: (stored, previous) => {
-        if (from !== undefined || !plan || !this.context) return;
-        const files = plan.files;
-        const read = stored.splicedFrom !== undefined && previous?.files
-          ? Object.keys(files).filter(path => previous.files![path] !== files[path])
-          : Object.keys(files);
-        const changed = this.context.changedSinceListed(read);
-        if (changed.length > 0) {
-          const more = changed.length > 1 ? ` (and ${changed.length - 1} more)` : '';
-          throw new InstructionError(`${changed[0]} changed while it was being copied${more}`, {hint: 'build again once the files are saved'});
-        }
+      verify: read => {
+        const context = this.context;
+        if (from !== undefined || !context) return;
+        const prefix = context.dir + sep;
+        const paths = read.flatMap(entry => (entry.sourcePath?.startsWith(prefix) ? [entry.sourcePath.slice(prefix.length).split(sep).join('/')] : []));
+        const changed = context.changedSinceListed(paths);
+        if (changed.length > 0) throw new SourceChangedError(changed);
       },
     });
   }
@@ -874,10 +870,11 @@ class Builder {
       /** File identities of the entries (COPY), so the next rebuild's snapshot can link unchanged files. */
       identities?: () => Record<string, string> | undefined;
       /**
-       * Called once the layer is stored, before it is recorded or its snapshot placed: throws when what it
-       * holds may not be what the key was computed from (a COPY source changed meanwhile).
+       * Called once the layer is stored, before it is recorded or its snapshot placed, with the entries whose
+       * source files were read for it (the layer writer's and the seed's): throws when what it holds may not be
+       * what the key was computed from (a COPY source changed meanwhile).
        */
-      verify?: (stored: StoredLayer, previous: StepInputs | undefined) => void;
+      verify?: (read: readonly LayerEntry[]) => void;
       run?: (lowerDirs: string[], output: RunOutput, parent: () => Promise<ParentLayers>, signal?: AbortSignal) => Promise<{diffId: string; size: number}>;
     },
   ): Promise<void> {
@@ -907,31 +904,40 @@ class Builder {
     const lowerDirs = async () => (lowers ??= await this.lowerDirs(state.layers));
     let definition = spec.definition;
     let partialInputs = spec.inputs;
-    try {
-      if (spec.prepare) {
-      const prepared = await spec.prepare(new RootfsView(await lowerDirs()));
-        definition = prepared.definition;
-        partialInputs = prepared.inputs;
-      }
-    } catch (error) {
-      throw this.atStep(error, step, instruction);
-    }
-    const key = cacheKeyFor(parent, definition);
-    const stepId = stepIdentity(this.dockerfilePath, planned.stage.name ?? String(planned.stage.index), index + (onbuild ? 1000 : 0));
-    const inputs: StepInputs = {
-      key, instruction: display, parent, first: state.layerSteps++ === 0,
-      args: {}, ...partialInputs,
-    };
     let record: CacheRecord | undefined;
-    if (!this.options.noCache) {
-      record = await this.cache.getRecord(key);
-      if (record && !(await this.store.content.hasBlob(record.diffId))) record = undefined;
+    let key: string;
+    let inputs: StepInputs;
+    let previous: StepInputs | undefined;
+    const stepId = stepIdentity(this.dockerfilePath, planned.stage.name ?? String(planned.stage.index), index + (onbuild ? 1000 : 0));
+    try {
+      try {
+        if (spec.prepare) {
+          const prepared = await spec.prepare(new RootfsView(await lowerDirs()));
+          definition = prepared.definition;
+          partialInputs = prepared.inputs;
+        }
+      } catch (error) {
+        throw this.atStep(error, step, instruction);
+      }
+      key = cacheKeyFor(parent, definition);
+      inputs = {
+        key, instruction: display, parent, first: state.layerSteps++ === 0,
+        args: {}, ...partialInputs,
+      };
+      if (!this.options.noCache) {
+        record = await this.cache.getRecord(key);
+        if (record && !(await this.store.content.hasBlob(record.diffId))) record = undefined;
+      }
+      if (!record) previous = await this.cache.getStepInputs(stepId);
+    } catch (error) {
+      // What runs early must not outlive the step that failed before it could take it.
+      if (early) await dropEarly();
+      throw error;
     }
     if (record) {
       if (early) await dropEarly();
       this.emit({type: 'step-cached', ...step});
     } else {
-      const previous = await this.cache.getStepInputs(stepId);
       const reason = explainMiss(previous, inputs, {noCache: this.options.noCache ?? false});
       this.emit({type: 'step-miss', ...step, reason});
       // What ran early is this step's run: its output, held until now, goes out as the step's.
@@ -964,6 +970,11 @@ class Builder {
             previous: earlier.files,
             current: identities!,
           });
+          // Members spliced from the earlier layer were not read, and the seed linked their files: every other
+          // file entry was read from its source (by the writer, and by the seed when it copies).
+          const readFor = (stored: StoredLayer) => entries.filter(entry =>
+            entry.type === 'file' && entry.sourcePath !== undefined &&
+            (stored.splicedFrom === undefined || !identities || !earlier || identities[entry.path] === undefined || earlier.files[entry.path] !== identities[entry.path]));
           const storing = storeLayer(entries, this.store, {
             tee: seed?.input,
             identities,
@@ -977,7 +988,7 @@ class Builder {
             const done = storing.then(
               async result => {
                 try {
-                  spec.verify?.(result, previous);
+                  spec.verify?.(readFor(result));
                 } catch (error) {
                   throw this.atStep(error, step, instruction);
                 }
@@ -1006,7 +1017,7 @@ class Builder {
           }
           try {
             stored = await storing;
-            spec.verify?.(stored, previous);
+            spec.verify?.(readFor(stored));
           } catch (error) {
             await seed?.abandon();
             throw error;

@@ -62,6 +62,7 @@ export class Context {
   private hashes = new Map<string, HashRecord>();
   private hashesDirty = false;
   private hashGeneration = 0;
+  private saving: Promise<void> = Promise.resolve();
   private readonly hashFile?: string;
   private loaded = false;
   /** Files whose bytes were read during the current build (for tests and stats). */
@@ -189,10 +190,11 @@ export class Context {
   }
 
   /**
-   * Of the context files at `paths`, those that are no longer the file listed (size, mtime or inode differ, or
-   * it is gone), whose digest a plan used. Asked after a COPY wrote its layer: a file that changed meanwhile
-   * may have given the layer other bytes than the ones its cache key was computed from. Paths that are not
-   * files of the current listing are left out.
+   * Of the context files at `paths`, those whose content is no longer what the plan used: gone, or of another
+   * digest than the one remembered for the file as listed. Asked after a COPY wrote its layer: a file saved
+   * meanwhile may have given the layer other bytes than the ones its cache key was computed from. A file that
+   * was only touched (new times, same bytes) is no change. Paths that are not files of the current listing are
+   * left out.
    */
   changedSinceListed(paths: Iterable<string>): string[] {
     const changed: string[] = [];
@@ -206,13 +208,31 @@ export class Context {
         changed.push(path);
         continue;
       }
-      if (stats.size !== entry.size || stats.mtimeMs !== entry.mtimeMs || stats.ino !== entry.ino) changed.push(path);
+      if (stats.size === entry.size && stats.mtimeMs === entry.mtimeMs && stats.ino === entry.ino) continue;
+      // Other times or another inode: what matters is whether the bytes are the ones hashed.
+      const planned = this.hashes.get(path)?.digest;
+      let now: string | undefined;
+      try {
+        now = hashFileSync(entry.hostPath);
+      } catch {
+        // Gone meanwhile.
+      }
+      if (planned === undefined || now !== planned) changed.push(path);
     }
     return changed;
   }
 
-  /** Write the remembered hashes back (atomic rename). Entries for paths that vanished are dropped. */
-  async saveHashes(): Promise<void> {
+  /**
+   * Write the remembered hashes back (atomic rename), one save at a time, in order: an older snapshot of the
+   * hashes never lands after a newer one. Entries for paths that vanished are dropped.
+   */
+  saveHashes(): Promise<void> {
+    const next = this.saving.then(() => this.saveHashesNow());
+    this.saving = next.catch(() => {});
+    return next;
+  }
+
+  private async saveHashesNow(): Promise<void> {
     if (!this.hashFile || !this.hashesDirty) return;
     // Digests taken while this writes make the hashes dirty again (a build may run meanwhile).
     const generation = ++this.hashGeneration;
@@ -330,6 +350,11 @@ const readBuffer = Buffer.allocUnsafe(1 << 20);
  * is several times faster than promise-based reads (no thread-pool round trip and no buffer per file).
  */
 async function hashFile(path: string): Promise<string> {
+  return hashFileSync(path);
+}
+
+/** `hashFile`, as it is: synchronous. */
+function hashFileSync(path: string): string {
   const hash = createHash('sha256');
   const fd = openSync(path, 'r');
   try {

@@ -50,6 +50,19 @@ export class InstructionError extends BuildError {
   }
 }
 
+/**
+ * Context files a COPY read were saved while it read them: its layer may not hold the bytes its cache key was
+ * computed from, so it is neither recorded nor used. Building again settles it.
+ */
+export class SourceChangedError extends BuildError {
+  readonly paths: readonly string[];
+  constructor(paths: readonly string[]) {
+    const more = paths.length > 1 ? ` (and ${paths.length - 1} more)` : '';
+    super('ERR_BUILD_SOURCE_CHANGED', `${paths[0]} changed while it was being copied${more}`, {hint: 'build again once the files are saved'});
+    this.paths = paths;
+  }
+}
+
 /** A RUN command that exited non-zero. `tail` holds its last output lines. */
 export class RunFailedError extends BuildError {
   readonly exitCode: number;

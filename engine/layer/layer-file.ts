@@ -121,7 +121,7 @@ const copying = new Map();
  * file that wants the spare before it is complete takes it as it is (its bytes are compared all the same).
  */
 function copySpare(id, source, path) {
-  const job = {path, from: undefined, to: undefined, position: 0, size: 0, taken: false};
+  const job = {path, from: undefined, to: undefined, position: 0, size: 0, taken: false, cancelled: false};
   const end = made => {
     copying.delete(path);
     for (const fd of [job.from, job.to]) if (fd !== undefined) try { fs.closeSync(fd); } catch {}
@@ -138,6 +138,7 @@ function copySpare(id, source, path) {
   copying.set(path, job);
   const step = () => {
     if (job.taken) return end(true);
+    if (job.cancelled) return end(false);
     try {
       buffer ??= Buffer.allocUnsafe(CHUNK);
       const read = fs.readSync(job.from, buffer, 0, Math.min(CHUNK, job.size - job.position), job.position);
@@ -196,7 +197,12 @@ parentPort.on('message', message => {
     return;
   }
   if (message.remove) {
-    for (const path of message.remove) try { fs.unlinkSync(path); } catch {}
+    for (const path of message.remove) {
+      // A spare still being copied stops there.
+      const job = copying.get(path);
+      if (job) job.cancelled = true;
+      try { fs.unlinkSync(path); } catch {}
+    }
     parentPort.postMessage({id, done: true});
     return;
   }
@@ -376,15 +382,19 @@ export async function makeSpareLayerFiles(): Promise<void> {
   if (!thread || !online) return;
   const jobs: Promise<unknown>[] = [];
   const evicted: string[] = [];
+  // Only spares made before this call may give way (oldest first): the newest lines, first here, keep theirs.
+  const older = [...spares.keys()];
   for (const [line, {from, folder}] of [...wanted].reverse()) {
     wanted.delete(line);
     if (spares.has(line)) continue;
-    // The spare kept longest unused goes: its line has not been written to since.
-    while (spares.size >= MAX_SPARES) {
-      const [oldest, spare] = spares.entries().next().value!;
+    while (spares.size >= MAX_SPARES && older.length > 0) {
+      const oldest = older.shift()!;
+      const spare = spares.get(oldest);
+      if (!spare || wanted.has(oldest)) continue;
       spares.delete(oldest);
       evicted.push(spare.path);
     }
+    if (spares.size >= MAX_SPARES) break;
     const path = join(folder, `spare-${process.pid}-${randomBytes(6).toString('hex')}`);
     const spare = {path, from};
     spares.set(line, spare);

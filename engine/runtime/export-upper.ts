@@ -47,8 +47,12 @@ export function exportUpperDir(upperDir: string): UpperExport {
     });
   });
   // A consumer that stops early must not leave tar blocked on a full pipe.
+  // (Only then: once the whole stream was read, tar is exiting on its own, and the pipe may close before its
+  // exit is seen; a SIGTERM then would fail an export that succeeded.)
+  let ended = false;
+  child.stdout.once('end', () => (ended = true));
   child.stdout.on('close', () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    if (!ended && child.exitCode === null) child.kill('SIGTERM');
   });
   return {stream: child.stdout, done};
 }

@@ -473,23 +473,29 @@ async function attempt(
 
   const args = [...unshareArgs, '--', tools.sh, '-c', setupScript, 'strata-run', ...command];
   const started = launch(tools.unshare, args, scriptEnv, onData) ?? spawnHere(tools.unshare, args, scriptEnv, onData);
-  let pid: number | undefined;
-  const onAbort = () => void started.pid.then(known => known !== undefined && killTree(known));
+  // The pid is only signalled while the step has not exited: once it has, the number may be another process's.
+  let exited = false;
+  const kill = (known: number | undefined) => {
+    if (known !== undefined && !exited) killTree(known);
+  };
+  const onAbort = () => void started.pid.then(kill);
   options.signal?.addEventListener('abort', onAbort, {once: true});
+  // Aborted while the step was being prepared: no abort event is coming any more.
+  if (options.signal?.aborted) onAbort();
   void started.pid.then(known => {
-    pid = known;
-    if (known !== undefined) trackHelper(known);
+    if (known !== undefined && !exited) trackHelper(known);
   });
   const [code, signal] = await started.exited
     .catch(async (error: unknown) => {
       // The launcher went away mid-step: what it started must not outlive the step.
-      const known = await started.pid;
-      if (known !== undefined) killTree(known);
+      kill(await started.pid);
       throw error;
     })
-    .finally(() => {
+    .finally(async () => {
+      exited = true;
       options.signal?.removeEventListener('abort', onAbort);
-      if (pid !== undefined) liveHelpers.delete(pid);
+      const known = await started.pid;
+      if (known !== undefined) liveHelpers.delete(known);
     });
 
   if (options.signal?.aborted) throw options.signal.reason ?? new DOMException('run aborted', 'AbortError');

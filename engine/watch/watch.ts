@@ -353,13 +353,13 @@ class WatchSession {
     this.onFsEvent('change', path, true);
   }
 
-  private onFsEvent(event: FsEventName, path: string, raw = false): void {
+  private onFsEvent(event: FsEventName, path: string, raw = false, suspect = false): void {
     if (this.stopping) return;
     const now = this.clock();
     // The burst goes on: a build started early is cancelled and its batch comes back (see `flush`).
     const early = this.early;
     if (early && !early.confirmed && !early.cancelled && now < early.deadline) this.cancelEarly(early);
-    const duringBuild = (this.building && !this.early?.cancelled) || this.baselining;
+    const duringBuild = (this.building && !this.early?.cancelled) || this.baselining || suspect;
     const known = this.pending.get(path);
     if (known) {
       known.suspect ||= duringBuild;
@@ -573,7 +573,13 @@ class WatchSession {
       // A build that failed early reports only once the burst is over; a cancelled one, never.
       if (request.early && !(await this.confirm(request.early))) return;
       cancelled = false;
-      const failure = error as Error & {code?: string; excerpt?: string; hint?: string; step?: StepRef};
+      const failure = error as Error & {code?: string; excerpt?: string; hint?: string; step?: StepRef; paths?: readonly string[]};
+      if (failure.code === 'ERR_BUILD_SOURCE_CHANGED' && failure.paths) {
+        // Saved while the COPY read it: not a failure to report. The save is (or will be) an event of its own;
+        // the paths are queued as changed all the same, so that the next build comes whatever the watcher says.
+        for (const path of failure.paths) this.onFsEvent('change', join(this.contextDir, path), true, true);
+        return;
+      }
       this.emit({
         type: 'rebuild-failed', error: failure.message, code: failure.code ?? 'ERR_BUILD', step: failure.step, excerpt: failure.excerpt,
         hint: failure.hint, keptImageId: this.previousImageId, reason: request.reason, changedPaths,

@@ -251,7 +251,7 @@ export function App(props: AppProps): React.JSX.Element {
           />
           {right === 'files' && <FilesPanel files={state.files} layer={selectedLayerRow(state)} width={layout.rightWidth} height={layout.bottomHeight} focused={focus === 'files'} theme={theme}/>}
           {right === 'waste' && <WastePanel waste={state.waste} width={layout.rightWidth} height={layout.bottomHeight} focused={focus === 'waste'} theme={theme}/>}
-          {right === 'build' && <BuildPanel build={state.build} width={layout.rightWidth} height={layout.bottomHeight} focused={focus === 'build'} theme={theme}/>}
+          {right === 'build' && <BuildPanel build={state.build} watching={state.watch !== undefined} width={layout.rightWidth} height={layout.bottomHeight} focused={focus === 'build'} theme={theme}/>}
           {right === 'inspect' && <InspectPanel inspect={state.inspect} width={layout.rightWidth} height={layout.bottomHeight} focused={focus === 'inspect'} theme={theme}/>}
         </Box>
       );

@@ -3,7 +3,7 @@
  * line, so that `strata images` and every other command start without them.
  */
 import type {Command} from 'commander';
-import {watchableContext, type Engine} from '../../engine/index.js';
+import {UserError, watchableContext, type Engine} from '../../engine/index.js';
 
 export interface OpenWorkbenchOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -36,6 +36,11 @@ export function registerUiCommand(program: Command, getEngine: () => Promise<Eng
     .option('-t, --tag <name:tag>', 'with --watch: tag each rebuilt image (repeatable)', (value: string, all: string[]) => [...all, value], [])
     .option('-f, --file <Dockerfile>', 'with --watch: the Dockerfile (default: CONTEXT/Dockerfile)')
     .action(async (options: UiOptions) => {
+      if (options.watch === undefined && (options.tag.length > 0 || options.file !== undefined)) {
+        throw new UserError('ERR_UI_FLAGS', `strata ui: ${options.tag.length > 0 ? '-t' : '-f'} names what --watch builds, and there is no --watch`, {
+          hint: 'strata ui --watch CONTEXT -t NAME:TAG',
+        });
+      }
       await openWorkbench(getEngine, {watch: options.watch === undefined ? undefined : {contextDir: options.watch, tags: options.tag, dockerfile: options.file}});
     });
 }

@@ -145,7 +145,7 @@ describe('workbench in a real terminal', {skip: hasTmux ? false : 'tmux not inst
     keys('clear', 'Enter');
     const command = `env -u CI XDG_CONFIG_HOME=${scratch} node --import tsx source/cli.ts --root ${store.root} ui --watch ${context} -t watched:dev`;
     keys(command, 'Enter');
-    const started = await see(/watching 2 files · rebuilt \d\d:\d\d:\d\d in \d+ m?s: watch started/, 60_000);
+    const started = await see(/rebuilt \d\d:\d\d:\d\d in \d+ m?s: watch started · watching 2 files/, 60_000);
     assert.match(started, /5 Build\s+done/);
     await see(/> watched\s+dev/);
     await writeFile(join(context, 'src', 'main.txt'), 'two\n');
@@ -162,5 +162,8 @@ describe('workbench in a real terminal', {skip: hasTmux ? false : 'tmux not inst
     assert.equal(result.stdout, '');
     assert.match(result.stderr.trim(), /^Error: watch \S+nope: no such folder/);
     assert.equal(result.stderr.trim().split('\n').length <= 2, true, `one line (and its hint): ${result.stderr}`);
+    const stray = spawnSync(process.execPath, ['--import', 'tsx', 'source/cli.ts', '--root', store.root, 'ui', '-t', 'app:dev'], {cwd: repo, encoding: 'utf8'});
+    assert.notEqual(stray.status, 0);
+    assert.match(stray.stderr.trim(), /^Error: strata ui: -t names what --watch builds, and there is no --watch/);
   });
 });

@@ -178,7 +178,7 @@ describe('layer files written over spares', () => {
     assert.deepEqual(await spareFiles(), [], 'the spare became the layer; nothing is left of it');
   });
 
-  test('past a few spares, the one kept longest unused goes', async () => {
+  test('past a few spares, the one kept longest unused goes, and of lines written together the newest keep theirs', async () => {
     const lines = [];
     for (let index = 0; index < 6; index++) {
       lines.push(await layer({[`only-${index}.bin`]: Buffer.alloc(100_000, index)}));
@@ -186,6 +186,25 @@ describe('layer files written over spares', () => {
     }
     const kept = await spareFiles();
     assert.equal(kept.length, 4, `${kept.length} spares kept`);
+    // Six lines written before one call (a build of six COPY steps): the last four written get spares.
+    await dropSpareLayerFiles();
+    const together = [];
+    for (let index = 0; index < 6; index++) together.push(await layer({[`together-${index}.bin`]: Buffer.alloc(100_000, 50 + index)}));
+    await makeSpareLayerFiles();
+    assert.equal((await spareFiles()).length, 4);
+    const writeNext = async (line: Awaited<ReturnType<typeof layer>>, name: string) => {
+      const {entries, identities} = await tree({[name]: Buffer.alloc(100_000, 99), 'more.txt': 'more'});
+      const before = (await spareFiles()).length;
+      await writeLayerFile(entries, join(spares, `blob-${name}`), {identities, reuse: {blobPath: line.path, map: line.map}});
+      return before - (await spareFiles()).length;
+    };
+    assert.equal(await writeNext(together[0]!, 'oldest.bin'), 0, 'the first line written has none');
+    assert.equal(await writeNext(together[5]!, 'newest.bin'), 1, 'the last line written has one');
+    await dropSpareLayerFiles();
+    for (let index = 0; index < 6; index++) {
+      lines[index] = await layer({[`only-${index}.bin`]: Buffer.alloc(100_000, index)});
+      await makeSpareLayerFiles();
+    }
     // The newest line has one: its next layer is written over it.
     const newest = lines.at(-1)!;
     const {entries, identities} = await tree({'only-5.bin': Buffer.alloc(100_000, 5), 'more.txt': 'more'});

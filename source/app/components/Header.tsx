@@ -29,7 +29,8 @@ function HeaderView({root, imageCount, live, building, watch, width, theme}: Pro
       {text: live ? ' · live' : '', color: theme.success},
       {text: building ? ' · building…' : '', color: theme.warning},
     ];
-  const hint = '? help  q quit ';
+  // While watching, the status line needs the room more (the footer says `? help` too).
+  const hint = watch ? '' : '? help  q quit ';
   const left = fitLine(line, Math.max(0, width - hint.length));
   return <LinesView lines={[[...left, {text: hint, color: theme.muted}]]}/>;
 }

@@ -9,6 +9,8 @@ import type {Theme} from '../theme.js';
 
 type Props = {
   readonly build: BuildPanelState;
+  /** A watch session runs: the panel is its rebuilds'. */
+  readonly watching?: boolean;
   readonly width: number;
   readonly height: number;
   readonly focused: boolean;
@@ -39,7 +41,7 @@ function roleStyle(role: BuildLine['role'], theme: Theme): Omit<Line[number], 't
 
 export function buildPanelLines(props: Props): Line[] {
   const {build, height, theme} = props;
-  if (!build.log) return [[{text: 'no build yet: press b on the Images panel', color: theme.muted}]];
+  if (!build.log) return [[{text: props.watching ? 'watching: the first build starts once the context is read' : 'no build yet: press b on the Images panel', color: theme.muted}]];
   const all = buildLines(build.log, stepDuration);
   return visibleSlice(all, build.list, height - 2).map(line => [{text: line.text, ...roleStyle(line.role, theme)}]);
 }

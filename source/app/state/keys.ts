@@ -251,6 +251,8 @@ export function interpretKey(state: WorkbenchState, keymap: Keymap, keyName: str
       if (action === 'watch' && state.watch) {
         return state.watch.phase === 'stopping' ? nothing : {actions: [{type: 'watch-stopping'}], effect: {kind: 'stop-watch'}};
       }
+      // The build panel is the watch's while it runs: one builder at a time, and w stops it.
+      if (state.watch) return just({type: 'message', message: {text: 'watching: w stops watching, then b builds', tone: 'info'}});
       const context = state.build.lastContext ?? '.';
       const tag = image && !image.dangling && image.repository !== '<none>' ? ` -t ${imageRef(image)}` : '';
       const label = action === 'build' ? 'Build context [-t name:tag] [-f Dockerfile]:' : 'Watch and rebuild context [-t name:tag] [-f Dockerfile]:';

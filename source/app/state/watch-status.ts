@@ -1,7 +1,7 @@
 /**
  * The workbench's watch mode: what the engine's watch events say about the session, folded into the state the
- * header's status line shows (watching N files, the last rebuild: when, how long from the save to the tagged
- * image, and why). A pure reducer; the build events of each rebuild go to the build log (build-log.ts).
+ * header's status line shows (the last rebuild: when, how long from the save to the tagged image, and why;
+ * the files watched). A pure reducer; the build events of each rebuild go to the build log (build-log.ts).
  */
 import type {WatchEvent} from '../../../engine/index.js';
 
@@ -22,6 +22,8 @@ export interface LastRebuild {
   readonly rerun: number;
   readonly imageId?: string;
   readonly error?: string;
+  /** A failed rebuild: the image the tags still name (none before a first good build). */
+  readonly keptImageId?: string;
 }
 
 export interface WatchStatus {
@@ -34,6 +36,8 @@ export interface WatchStatus {
   /** Rebuilds after the first build. */
   readonly rebuilds: number;
   readonly last?: LastRebuild;
+  /** The watcher's own trouble since the last rebuild (a folder it could not watch, say). */
+  readonly error?: string;
 }
 
 export function startWatchStatus(request: WatchRequest): WatchStatus {
@@ -46,10 +50,13 @@ export function reduceWatchEvent(status: WatchStatus, event: WatchEvent, now: Da
       return {...status, phase: status.phase === 'stopping' ? 'stopping' : 'watching', files: event.files};
     case 'build-started':
       return {...status, building: true};
+    case 'watch-error':
+      return {...status, error: event.error};
     case 'rebuilt':
       return {
         ...status,
         building: false,
+        error: undefined,
         rebuilds: status.last ? status.rebuilds + 1 : status.rebuilds,
         last: {at: now, ok: true, reason: event.reason, latencyMs: event.latencyMs, rerun: event.steps.length, imageId: event.imageId},
       };
@@ -58,7 +65,7 @@ export function reduceWatchEvent(status: WatchStatus, event: WatchEvent, now: Da
         ...status,
         building: false,
         rebuilds: status.last ? status.rebuilds + 1 : status.rebuilds,
-        last: {at: now, ok: false, reason: event.reason, rerun: 0, error: event.error},
+        last: {at: now, ok: false, reason: event.reason, rerun: 0, error: event.error, keptImageId: event.keptImageId},
       };
     default:
       return status;
@@ -75,18 +82,23 @@ function milliseconds(ms: number): string {
 }
 
 /**
- * The status line: `watching 2,002 files · rebuilt 14:05:09 in 98 ms: src/app.js changed`, or what is going
- * on (walking the context, a rebuild running, the last rebuild failing).
+ * The status line, the news first (a narrow terminal cuts the end): `rebuilt 14:05:09 in 98 ms: src/app.js
+ * changed · watching 2,002 files`, or what is going on (reading the context, a rebuild running, the last one
+ * failing and which image the tags still name, the watcher's own trouble).
  */
 export function watchStatusText(status: WatchStatus): {text: string; tone: 'info' | 'busy' | 'success' | 'error'} {
   if (status.phase === 'starting') return {text: `watch: reading ${status.request.contextDir}…`, tone: 'busy'};
   if (status.phase === 'stopping') return {text: 'watch: stopping…', tone: 'busy'};
   const files = `watching ${(status.files ?? 0).toLocaleString('en-US')} file${status.files === 1 ? '' : 's'}`;
-  if (status.building) return {text: `${files} · rebuilding…`, tone: 'busy'};
+  if (status.building) return {text: `rebuilding… · ${files}`, tone: 'busy'};
+  if (status.error) return {text: `watch error: ${status.error} · ${files}`, tone: 'error'};
   const last = status.last;
   if (!last) return {text: files, tone: 'info'};
-  if (!last.ok) return {text: `${files} · rebuild failed ${clock(last.at)} (${last.reason}): the previous image stays tagged`, tone: 'error'};
+  if (!last.ok) {
+    const kept = last.keptImageId ? `kept ${last.keptImageId.replace(/^sha256:/, '').slice(0, 12)}` : 'no image yet';
+    return {text: `rebuild failed ${clock(last.at)}: ${last.reason} · ${kept} · ${files}`, tone: 'error'};
+  }
   const took = last.latencyMs === undefined ? '' : ` in ${milliseconds(last.latencyMs)}`;
   const cached = last.rerun === 0 ? ' (every step cached)' : '';
-  return {text: `${files} · rebuilt ${clock(last.at)}${took}: ${last.reason}${cached}`, tone: 'success'};
+  return {text: `rebuilt ${clock(last.at)}${took}: ${last.reason}${cached} · ${files}`, tone: 'success'};
 }

@@ -71,11 +71,11 @@ describe('watch mode in the workbench', () => {
     let state = watching();
     assert.deepEqual(watchStatusText(state.watch!), {text: 'watching 2,002 files', tone: 'info'});
     state = run(state, ...rebuild('no cache record', hex('1')).map(value => event(value)));
-    assert.equal(watchStatusText(state.watch!).text, 'watching 2,002 files · rebuilding…');
+    assert.equal(watchStatusText(state.watch!).text, 'rebuilding… · watching 2,002 files');
     state = run(state, event(rebuilt('watch started', hex('1'), 900)));
-    assert.equal(watchStatusText(state.watch!).text, 'watching 2,002 files · rebuilt 14:05:09 in 900 ms: watch started');
+    assert.equal(watchStatusText(state.watch!).text, 'rebuilt 14:05:09 in 900 ms: watch started · watching 2,002 files');
     state = run(state, ...rebuild('src/app.js changed', hex('2')).map(value => event(value)), event(rebuilt('src/app.js changed', hex('2'), 98, hex('1'))));
-    assert.deepEqual(watchStatusText(state.watch!), {text: 'watching 2,002 files · rebuilt 14:05:09 in 98 ms: src/app.js changed', tone: 'success'});
+    assert.deepEqual(watchStatusText(state.watch!), {text: 'rebuilt 14:05:09 in 98 ms: src/app.js changed · watching 2,002 files', tone: 'success'});
     assert.equal(state.watch!.rebuilds, 1, 'the first build is not a rebuild');
   });
 
@@ -104,7 +104,7 @@ describe('watch mode in the workbench', () => {
     );
     const status = watchStatusText(state.watch!);
     assert.equal(status.tone, 'error');
-    assert.match(status.text, /rebuild failed 14:05:09 \(Dockerfile changed\): the previous image stays tagged/);
+    assert.equal(status.text, `rebuild failed 14:05:09: Dockerfile changed · kept ${'1'.repeat(12)} · watching 2,002 files`);
     assert.equal(state.build.log?.status, 'failed');
     assert.match(state.build.log?.excerpt ?? '', /COPPY/);
     assert.deepEqual(state.build.log?.steps, [], 'none of the last good build\'s steps');
@@ -112,7 +112,27 @@ describe('watch mode in the workbench', () => {
     assert.equal(watchStatusText(state.watch!).tone, 'success');
     // Back to the last good Dockerfile: every step a cache hit, and the status line says so.
     state = run(state, event({...rebuilt('Dockerfile changed', hex('1'), 12, hex('3')), steps: []}));
-    assert.equal(watchStatusText(state.watch!).text, 'watching 2,002 files · rebuilt 14:05:09 in 12 ms: Dockerfile changed (every step cached)');
+    assert.equal(watchStatusText(state.watch!).text, 'rebuilt 14:05:09 in 12 ms: Dockerfile changed (every step cached) · watching 2,002 files');
+  });
+
+  test('a first build that fails says no image is kept, and the watcher\'s own errors show until the next rebuild', () => {
+    let state = run(
+      watching(),
+      event({type: 'build-failed', error: 'unknown instruction: COPPY', code: 'ERR_DOCKERFILE_SYNTAX', durationMs: 3}),
+      event({type: 'rebuild-failed', error: 'unknown instruction: COPPY', code: 'ERR_DOCKERFILE_SYNTAX', reason: 'watch started', changedPaths: []}),
+    );
+    assert.equal(watchStatusText(state.watch!).text, 'rebuild failed 14:05:09: watch started · no image yet · watching 2,002 files');
+    state = run(state, event({type: 'watch-error', error: 'watch /src/app/big: ENOSPC'}));
+    assert.deepEqual(watchStatusText(state.watch!), {text: 'watch error: watch /src/app/big: ENOSPC · watching 2,002 files', tone: 'error'});
+    state = run(state, ...rebuild('Dockerfile changed', hex('3')).map(value => event(value)), event(rebuilt('Dockerfile changed', hex('3'), 120)));
+    assert.equal(watchStatusText(state.watch!).tone, 'success');
+  });
+
+  test('b while watching says w stops first, and builds nothing', () => {
+    const outcome = press(run(watching(), {type: 'focus', panel: 'images'}), 'b');
+    assert.equal(outcome.effect, undefined);
+    assert.equal(outcome.state.overlay, undefined);
+    assert.match(outcome.state.message?.text ?? '', /w stops watching, then b builds/);
   });
 
   test('w while watching stops it, x says so, and the end of the session clears the status line', () => {
