@@ -2,6 +2,8 @@ import {test, describe} from 'node:test';
 import assert from 'node:assert/strict';
 import {appendFile, chmod, mkdir, rename, rm, symlink, utimes, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
+import {writeFileSync} from 'node:fs';
+import {build, type BuildHooks, type BuildOptions} from '../../engine/build/build.js';
 import {rerun, withWatchBench, type WatchBench} from './helpers.js';
 
 const scratchDockerfile = ['FROM scratch', 'COPY config.txt /config.txt', 'COPY src/ /app/src/', 'COPY assets/ /app/assets/', 'CMD ["/app/src/main"]', ''].join('\n');
@@ -49,6 +51,41 @@ describe('watch mode', () => {
       assert.equal(await bench.tagged(), rebuilt.imageId);
       assert.notEqual(rebuilt.imageId, firstImage);
       assert.equal(bench.of('build-started', mark).length, 1);
+    });
+  });
+
+  test('a save that lands while a rebuild reads the file is built next, not reported as a failure', async () => {
+    await withWatchBench(async bench => {
+      await scratchProject(bench);
+      let armed = false;
+      // The real builder; once armed, the next COPY src/ has its source saved again right after it is planned.
+      const engine = {
+        store: bench.store,
+        build: (options: BuildOptions, hooks: BuildHooks = {}) => build({...options, store: bench.store}, {
+          ...hooks,
+          onEvent: event => {
+            hooks.onEvent?.(event);
+            if (armed && event.type === 'step-miss' && event.instruction.startsWith('COPY src/')) {
+              armed = false;
+              writeFileSync(join(bench.context, 'src/main.js'), 'console.log("saved during the build")\n');
+            }
+          },
+        }),
+      };
+      await started(bench, {engine});
+      let mark = bench.events.length;
+      await bench.write('src/main.js', 'console.log(2)\n');
+      await bench.waitFor('rebuilt', {from: mark});
+      mark = bench.events.length;
+      armed = true;
+      await bench.write('src/main.js', 'console.log(3)\n');
+      const rebuilt = await bench.waitFor('rebuilt', {from: mark});
+      assert.equal(armed, false, 'the save landed during the build');
+      assert.deepEqual(bench.of('rebuild-failed', mark), [], 'no failure is reported');
+      const image = await bench.store.resolveImage(rebuilt.imageId);
+      const layer = await bench.store.content.readBlob(image.manifest.layers[1]!.digest);
+      assert.match(layer.toString('latin1'), /saved during the build/, 'the image holds the last save');
+      assert.equal(await bench.tagged(), rebuilt.imageId);
     });
   });
 
