@@ -64,8 +64,12 @@ export class Engine {
   private readonly bigIndexes = new Map<string, WeakRef<LayerIndex>>();
   private readonly gcKeepers: (() => Promise<Iterable<string>>)[] = [];
   private summaries?: Map<string, ImageSummaryRecord>;
-  private currentListing?: Listing;
-  private listingIdentity?: string;
+  /**
+   * The last listing made, with the identity of the index.json file it was made from, set together: listings
+   * made at once (a reload while a build tags) may finish in any order, and a listing must never be served for
+   * a file it was not made from.
+   */
+  private current?: {readonly identity: string; readonly listing: Listing};
 
   private constructor(store: Store, options: EngineOptions) {
     this.store = store;
@@ -137,13 +141,17 @@ export class Engine {
     // the bytes is what a listing is filed under, since that holds across processes and copies of the store.
     const stats = await stat(this.store.paths.index, {bigint: true});
     const identity = `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
-    if (this.currentListing && this.listingIdentity === identity) return this.currentListing;
+    if (this.current?.identity === identity) return this.current.listing;
     const key = await this.indexKey();
-    this.listingIdentity = identity;
-    if (this.currentListing?.key === key.hash) return this.currentListing;
-    if (!this.currentListing) {
+    // Filed under the bytes' hash: the same index.json, rewritten or copied, still has this listing.
+    const reuse = (listing: Listing) => {
+      this.current = {identity, listing};
+      return listing;
+    };
+    if (this.current && this.current.listing.key === key.hash) return reuse(this.current.listing);
+    if (!this.current) {
       const saved = await readListingFile(this.listingFile());
-      if (saved?.key === key.hash) return (this.currentListing = saved);
+      if (saved?.key === key.hash) return reuse(saved);
     }
     this.summaries ??= await readSummaryFile(this.summaryFile());
     const known = this.summaries;
@@ -186,7 +194,8 @@ export class Engine {
         }),
       })),
     };
-    this.currentListing = listing;
+    // The identity read before the bytes: if index.json changed since, the next call sees another file.
+    this.current = {identity, listing};
     await writeCacheFile(this.summaryFile(), {version: 1, images: Object.fromEntries(known)}).catch(() => undefined);
     if (stable) await writeCacheFile(this.listingFile(), {version: 1, listing}).catch(() => undefined);
     return listing;

@@ -60,6 +60,33 @@ describe('listing images through the engine', () => {
       assert.deepEqual(leftovers, [], 'no temporary files left in cache/');
     }));
 
+  test('a listing of an older index that finishes last (a reload while a build tags) does not stay in place', () =>
+    withStore(async root => {
+      const engine = await Engine.open({root, env: {}});
+      try {
+        await putImage(engine, 'app:1', [file('a', 'one')], 10);
+        // The first listing reads the store (it knows no image yet), and is held back until a later one is done.
+        const read = engine.store.listImages.bind(engine.store);
+        let release!: () => void;
+        const gate = new Promise<void>(resolve => (release = resolve));
+        let calls = 0;
+        engine.store.listImages = async () => {
+          const images = await read();
+          if (calls++ === 0) await gate;
+          return images;
+        };
+        const older = engine.listImages();
+        await new Promise(resolve => setTimeout(resolve, 20));
+        await putImage(engine, 'app:2', [file('a', 'two')], 5);
+        assert.deepEqual(rows(await engine.listImages()).sort(), ['app:1', 'app:2'], 'the newer listing');
+        release();
+        assert.deepEqual(rows(await older), ['app:1'], 'the older one, of the index it read');
+        assert.deepEqual(rows(await engine.listImages()).sort(), ['app:1', 'app:2'], 'and what is listed after is the current index again');
+      } finally {
+        await engine.close();
+      }
+    }));
+
   test('a damaged or foreign listing cache is ignored and written again', () =>
     withStore(async root => {
       const engine = await Engine.open({root, env: {}});
