@@ -215,7 +215,7 @@ export async function build(options: BuildOptions, hooks: BuildHooks = {}): Prom
   let text = '';
   let currentStep: StepRef | undefined;
   let excerpt: string | undefined;
-  let afterBuild: (() => unknown) | undefined;
+  let builder: Builder | undefined;
   try {
     const contextStats = await stat(contextDir).catch(() => undefined);
     if (!contextStats?.isDirectory()) {
@@ -231,8 +231,7 @@ export async function build(options: BuildOptions, hooks: BuildHooks = {}): Prom
         throw new BuildError('ERR_BUILD_DOCKERFILE', `read Dockerfile ${dockerfilePath}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, {cause: error});
       }
     }
-    const builder = new Builder(store, options, hooks, emit, text, dockerfilePath, dockerfileName, contextDir);
-    afterBuild = () => builder.afterBuild?.();
+    builder = new Builder(store, options, hooks, emit, text, dockerfilePath, dockerfileName, contextDir);
     const result = await builder.run(step => (currentStep = step));
     const durationMs = Date.now() - started;
     emit({
@@ -262,7 +261,7 @@ export async function build(options: BuildOptions, hooks: BuildHooks = {}): Prom
   } finally {
     // What a deferring build held back is written once its last turn is over.
     scheduleCacheFlush();
-    if (afterBuild) setImmediate(afterBuild);
+    if (options.deferCacheWrites) setImmediate(() => void builder?.saveContextHashes());
   }
 }
 
@@ -313,9 +312,7 @@ class Builder {
     const results = new Map<number, StageState>();
     // Remembering the context's hashes and removing the scratch folder overlap with writing the image; a
     // deferring build (watch) remembers the hashes once it is over: only another process reads them.
-    const saveHashes = () => this.context?.saveHashes().catch(() => {});
-    const tidy = () => Promise.all([this.options.deferCacheWrites ? undefined : saveHashes(), rm(this.scratchRoot, {recursive: true, force: true}).catch(() => {})]);
-    if (this.options.deferCacheWrites) this.afterBuild = saveHashes;
+    const tidy = () => Promise.all([this.options.deferCacheWrites ? undefined : this.saveContextHashes(), rm(this.scratchRoot, {recursive: true, force: true}).catch(() => {})]);
     try {
       for (const stage of order) results.set(stage.stage.index, await this.buildStage(stage, results, planned));
     } catch (error) {
@@ -351,8 +348,10 @@ class Builder {
 
   private onStep: (step: StepRef | undefined) => void = () => {};
 
-  /** Work for once the build is over (see `deferCacheWrites`). */
-  afterBuild?: () => unknown;
+  /** Remember the context's content hashes for the next build (a failure only costs that build a rehash). */
+  async saveContextHashes(): Promise<void> {
+    await this.context?.saveHashes().catch(() => {});
+  }
 
   private resolveGlobalArgs(): Map<string, string> {
     const args = new Map<string, string>();

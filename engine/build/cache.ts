@@ -12,11 +12,10 @@
  * records refer to, so `store.gc({keep})` keeps them alive; `pruneCache` forgets everything.
  *
  * A COPY's companions (`.files.json`, `.map.json`) and the step inputs that this process wrote or read are
- * remembered (bounded, see
- * `Remembered`), so a watch rebuild does not parse what the last rebuild just wrote. A remembered companion is
- * served only while its file is the very one it came from (same inode, size, mtime and ctime), so a record
- * rewritten by another build or process is read again. The objects given to and returned by the companion
- * methods are shared with this memory: treat them as immutable.
+ * remembered (bounded, see `Remembered`), so a watch rebuild does not parse what the last rebuild just wrote. A
+ * remembered companion is served only while its file is the very one it came from (same inode, size, mtime and
+ * ctime), so a record rewritten by another build or process is read again. The objects given to and returned by
+ * the companion methods are shared with this memory: treat them as immutable.
  */
 import {createHash} from 'node:crypto';
 import {closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, type Stats} from 'node:fs';

@@ -568,11 +568,11 @@ class WatchSession {
       this.previousImageId = result.imageId;
       if (imageChanged && replaced && this.options.prune !== false) await this.pruneReplaced(replaced);
     } catch (error) {
-      cancelled = true;
-      if (this.stopping || this.options.signal?.aborted) return;
       // A build that failed early reports only once the burst is over; a cancelled one, never.
-      if (request.early && !(await this.confirm(request.early))) return;
-      cancelled = false;
+      if (this.stopping || this.options.signal?.aborted || (request.early && !(await this.confirm(request.early)))) {
+        cancelled = true;
+        return;
+      }
       const failure = error as Error & {code?: string; excerpt?: string; hint?: string; step?: StepRef; paths?: readonly string[]};
       if (failure.code === 'ERR_BUILD_SOURCE_CHANGED' && failure.paths) {
         // Saved while the COPY read it: not a failure to report. The save is (or will be) an event of its own;
