@@ -476,7 +476,6 @@ async function removeOnSeeder(path: string): Promise<void> {
 function startSeeder(): Worker {
   // Plain JavaScript: no loader the parent was started with (tsx in tests) is needed, so none is booted.
   const thread = new Worker(seederSource, {eval: true, execArgv: []});
-  thread.unref();
   thread.on('message', (reply: {id: number; view?: boolean; error?: string}) => {
     const job = pending.get(reply.id);
     if (reply.view !== undefined) {
@@ -507,6 +506,8 @@ function startSeeder(): Worker {
   };
   thread.once('error', fail);
   thread.once('exit', () => fail());
+  // After the 'message' listener, which refs the worker's port again: idle, it keeps nothing alive.
+  thread.unref();
   return thread;
 }
 

@@ -301,12 +301,16 @@ export function startLayerFiles(): Promise<boolean> {
     return Promise.resolve(false);
   }
   worker = thread;
-  thread.unref();
   started = new Promise(resolve => {
-    thread.once('online', () => resolve((online = true)));
+    thread.once('online', () => {
+      // Booting, it holds this process (someone may wait for it); online and idle, it never does.
+      if (open.size === 0) thread.unref();
+      resolve((online = true));
+    });
     thread.once('error', () => resolve(false));
     thread.once('exit', () => resolve(false));
   });
+  // Unreferenced only after this listener, once online: a worker's first 'message' listener refs it again.
   thread.on('message', (reply: Reply) => open.get(reply.id)?.receive(reply));
   const fail = () => {
     if (worker === thread) {

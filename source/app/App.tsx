@@ -38,6 +38,8 @@ export type AppProps = {
   readonly configWarnings?: readonly string[];
   /** Where relative build contexts are resolved from. */
   readonly cwd?: string;
+  /** The context `b` and `w` offer until a build here names one (default: `.`, as docker build's). */
+  readonly buildContext?: string;
   readonly now?: () => Date;
   readonly theme?: Theme;
   /** Start watching this context at once (`strata ui --watch CONTEXT -t REF`); `w` stops and starts again. */
@@ -68,7 +70,7 @@ export function App(props: AppProps): React.JSX.Element {
     return {keymap: built.keymap, warnings: [...(props.configWarnings ?? []), ...built.warnings]};
   }, [props.keys, props.configWarnings]);
   const {state, current, dispatch} = useWorkbenchStore(() => {
-    const initial = initialState({columns: size.columns, rows: size.rows, now: now()});
+    const initial = initialState({columns: size.columns, rows: size.rows, now: now(), lastContext: props.buildContext});
     return warnings.length > 0 ? {...initial, message: {text: `config: ${warnings[0]} (? shows all)`, tone: 'error'}} : initial;
   });
   const {reload} = useEngineLoaders(engine, state, dispatch, now);

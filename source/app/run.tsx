@@ -11,6 +11,8 @@ export interface RunWorkbenchOptions {
   readonly root?: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** See AppProps.buildContext. */
+  readonly buildContext?: string;
   readonly stdin?: NodeJS.ReadStream;
   readonly stdout?: NodeJS.WriteStream;
   /** Watch this context from the start (see AppProps.watch). */
@@ -52,6 +54,7 @@ export async function runWorkbench(options: RunWorkbenchOptions): Promise<void> 
       configPath={config.path}
       configWarnings={config.error ? [config.error] : []}
       cwd={options.cwd}
+      buildContext={options.buildContext}
       watch={options.watch}
     />,
     {stdin, stdout, exitOnCtrlC: false, patchConsole: true, maxFps: 60},

@@ -1,5 +1,6 @@
 import type {Command} from 'commander';
-import {createPrinter, demoImage, prepareDemo} from '../../engine/index.js';
+import {relative} from 'node:path';
+import {createPrinter, demoContext, demoImage, prepareDemo} from '../../engine/index.js';
 import type {CliContext} from './context.js';
 import {openWorkbench} from './ui.js';
 
@@ -18,7 +19,8 @@ export function configureDemoCommand(command: Command, context: CliContext): Com
       const printer = createPrinter('plain', {write: text => context.stderr.write(text)});
       await prepareDemo(engine, {onEvent: printer, onStatus: line => context.stderr.write(`${line}\n`)});
       if (options.ui && context.stdout.isTTY) {
-        await openWorkbench(() => context.engine(), {env: context.env});
+        // b and w offer the demo project (with the selected demo:latest), so that a save in it is one key away.
+        await openWorkbench(() => context.engine(), {env: context.env, buildContext: relative(process.cwd(), demoContext()) || '.'});
         return;
       }
       const {runCli} = await import('./index.js');

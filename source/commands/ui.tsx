@@ -8,6 +8,8 @@ import {UserError, watchableContext, type Engine} from '../../engine/index.js';
 export interface OpenWorkbenchOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly cwd?: string;
+  /** The context `b` and `w` offer first (the demo offers its project). */
+  readonly buildContext?: string;
   /** Watch this context from the start (`--watch`), tagging each rebuild with `tags`. */
   readonly watch?: {readonly contextDir: string; readonly tags: readonly string[]; readonly dockerfile?: string};
 }
@@ -19,7 +21,7 @@ export async function openWorkbench(getEngine: () => Promise<Engine>, options: O
   // A context that cannot be watched is said on one line before the screen is taken.
   if (options.watch) await watchableContext(options.watch.contextDir);
   const [{runWorkbench}, engine] = await Promise.all([import('../app/run.js'), getEngine()]);
-  await runWorkbench({engine, root: engine.root, env: options.env ?? process.env, cwd: options.cwd ?? process.cwd(), watch: options.watch});
+  await runWorkbench({engine, root: engine.root, env: options.env ?? process.env, cwd: options.cwd ?? process.cwd(), buildContext: options.buildContext, watch: options.watch});
 }
 
 interface UiOptions {

@@ -156,6 +156,29 @@ describe('workbench in a real terminal', {skip: hasTmux ? false : 'tmux not inst
     assert.deepEqual((await readdir(join(store.root, 'tmp'))).filter(name => name.startsWith('spare-')), [], 'no spare layer file is left behind');
   });
 
+  test('the demo (npm start): w offers the demo project and its image, and watching it starts from the cached build', async () => {
+    tmux('resize-window', '-t', session, '-x', '120', '-y', '32');
+    keys('q');
+    keys('C-u', `clear; echo shell-ready-$((40+3))`, 'Enter');
+    await see('shell-ready-43');
+    const demoRoot = join(scratch, 'demo-store');
+    keys(`env -u CI XDG_CONFIG_HOME=${scratch} node --import tsx source/cli.ts --root ${demoRoot} demo`, 'Enter');
+    const opened = await see(/> demo\s+latest\s+([0-9a-f]{12})[\s\S]*2 Layers/, 120_000);
+    const demoId = /> demo\s+latest\s+([0-9a-f]{12})/.exec(opened)![1]!;
+    await typeKeys('w');
+    // Relative to where npm start runs (the package folder), with the selected image's tag.
+    await see('Watch and rebuild context [-t name:tag] [-f Dockerfile]: fixtures/demo -t demo:latest');
+    await typeKeys('Enter');
+    const watching = await see(/rebuilt \d\d:\d\d:\d\d in \d+ m?s: watch started \(every step cached\) · watching (\d+) files/, 60_000);
+    const files = Number(/watching (\d+) files/.exec(watching)![1]);
+    assert.ok(files > 0 && files < 20, `the demo project's files, not the package's (${files})`);
+    assert.match(watching, new RegExp(`> demo\\s+latest\\s+${demoId}`), 'every step cached: the same image');
+    await typeKeys('w');
+    await see(/stopped watching/);
+    await typeKeys('q');
+    await waitFor(() => tmux('display-message', '-p', '-t', session, '#{pane_current_command}').trim() === 'bash' || undefined, 15_000, 'the demo to end');
+  });
+
   test('strata ui --watch of a folder that does not exist says so on one line, before taking the screen', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'source/cli.ts', '--root', store.root, 'ui', '--watch', join(scratch, 'nope')], {cwd: repo, encoding: 'utf8'});
     assert.notEqual(result.status, 0);

@@ -221,7 +221,8 @@ export type WorkbenchAction =
   | {readonly type: 'watch-ended'; readonly error?: string}
   | {readonly type: 'message'; readonly message?: Message};
 
-export function initialState(options: {columns: number; rows: number; now: Date}): WorkbenchState {
+/** `lastContext`: the context `b` and `w` offer before anything was built here (the demo's project). */
+export function initialState(options: {columns: number; rows: number; now: Date; lastContext?: string}): WorkbenchState {
   return {
     layout: computeLayout(options.columns, options.rows),
     now: options.now,
@@ -241,7 +242,7 @@ export function initialState(options: {columns: number; rows: number; now: Date}
     },
     waste: {loading: false, list: emptyCursor},
     inspect: {loading: false, lines: [], list: emptyCursor},
-    build: {list: emptyCursor, follow: true, verdicts: new Map()},
+    build: {list: emptyCursor, follow: true, verdicts: new Map(), lastContext: options.lastContext},
   };
 }
 

@@ -67,6 +67,19 @@ describe('watch mode in the workbench', () => {
     assert.equal(started.state.overlay, undefined);
   });
 
+  test('b and w offer the context the workbench was opened with (the demo\'s project) until a build here names another', () => {
+    const images = [image({id: hex('1'), repository: 'demo', tag: 'latest'})];
+    const state = run(initialState({columns: 100, rows: 30, now, lastContext: 'fixtures/demo'}), {type: 'images-loaded', images, now});
+    const offered = (key: string, from: WorkbenchState) => {
+      const overlay = press(from, key).state.overlay;
+      return overlay?.kind === 'prompt' ? overlay.value : undefined;
+    };
+    assert.equal(offered('w', state), 'fixtures/demo -t demo:latest');
+    assert.equal(offered('b', state), 'fixtures/demo -t demo:latest');
+    const built = run(state, {type: 'build-started', contextDir: 'other', tags: []});
+    assert.equal(offered('b', built), 'other -t demo:latest');
+  });
+
   test('the status line says how many files are watched, then each rebuild: when, how long, and why', () => {
     let state = watching();
     assert.deepEqual(watchStatusText(state.watch!), {text: 'watching 2,002 files', tone: 'info'});
